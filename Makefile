@@ -1,0 +1,62 @@
+# The one task entry point. A fresh machine needs only python3, pip and make.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VENV := .venv
+UV_VERSION := 0.13.8
+UV := $(VENV)/bin/uv
+PYTHON := $(VENV)/bin/python
+MANAGE := $(PYTHON) manage.py
+PORT ?= 8000
+
+# uv must use this machine's python3, never download one.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+# Values for the checks that load settings outside pytest (mypy plugin, manage.py checks).
+CHECK_ENV := DJANGO_SECRET_KEY=check-only-secret-key-not-for-production-000 \
+	DJANGO_ALLOWED_HOSTS=localhost DATABASE_URL=sqlite:///:memory:
+
+.PHONY: help install run test lint typecheck checks pytest fmt clean
+
+help:  ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.synced  ## Install everything into .venv (uv, from uv.lock).
+
+run: export DJANGO_DEBUG ?= true
+run: install  ## Migrate the SQLite database and serve on http://127.0.0.1:$(PORT).
+	$(MANAGE) migrate --noinput
+	$(MANAGE) runserver 127.0.0.1:$(PORT)
+
+lint: install  ## ruff lint and format check.
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install  ## mypy with django-stubs.
+	$(CHECK_ENV) $(VENV)/bin/mypy .
+
+checks: install  ## Django system checks, missing migrations, OpenAPI schema validity.
+	$(CHECK_ENV) $(MANAGE) check --fail-level WARNING
+	$(CHECK_ENV) $(MANAGE) makemigrations --check --dry-run
+	$(CHECK_ENV) $(MANAGE) spectacular --validate --fail-on-warn --file /dev/null
+
+pytest: install  ## The test suite.
+	$(VENV)/bin/pytest
+
+test: lint typecheck checks pytest  ## Everything CI checks, in CI's order.
+
+fmt: install  ## Format and auto-fix.
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:  ## Remove the virtualenv and local databases.
+	rm -rf $(VENV) db.sqlite3* .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Users and authentication: the custom user, token auth, e-mail links, account pages."""

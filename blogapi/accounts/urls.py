@@ -1,0 +1,31 @@
+"""Account routes under /api/v1/: users, e-mail verification and the pages e-mailed links open."""
+
+from django.urls import path, re_path
+
+from blogapi.accounts import views
+from blogapi.core.exceptions import json_not_found
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("users/", views.UserListView.as_view(), name="user-list"),
+    path("users/<int:pk>/", views.UserDetailView.as_view(), name="user-detail"),
+    # These shadow dj-rest-auth's placeholder TemplateViews, which answer every GET with a 500.
+    path(
+        "dj-rest-auth/registration/account-confirm-email/<str:key>/",
+        views.EmailConfirmPageView.as_view(),
+        name="confirm-email-page",
+    ),
+    re_path(r"^dj-rest-auth/registration/account-email-verification-sent/?$", json_not_found),
+    # Ours, before dj-rest-auth's: the same confirmation flow as the page above.
+    re_path(
+        r"^dj-rest-auth/registration/verify-email/?$",
+        views.VerifyEmailView.as_view(),
+        name="verify-email",
+    ),
+    path(
+        "dj-rest-auth/password/reset/confirm/<str:uid>/<str:token>/",
+        views.PasswordResetPageView.as_view(),
+        name="password-reset-page",
+    ),
+]

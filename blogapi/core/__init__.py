@@ -1,0 +1,1 @@
+"""Domain-free shared code (pagination, error pages); imports nothing else of ours."""

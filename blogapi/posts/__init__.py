@@ -1,0 +1,1 @@
+"""The blog: posts, their selectors, permissions, serializers and views."""

@@ -1,0 +1,8 @@
+"""App config for posts."""
+
+from django.apps import AppConfig
+
+
+class PostsConfig(AppConfig):
+    name = "blogapi.posts"
+    label = "posts"

@@ -1,0 +1,27 @@
+"""Project routes: the API under /api/v1/, browsable-API login, admin and the OpenAPI schema."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api-auth/", include("rest_framework.urls")),
+    # Account routes first: `users/` and our e-mail pages must never fall to the post routes.
+    path("api/v1/", include("blogapi.accounts.urls")),
+    path("api/v1/dj-rest-auth/registration/", include("dj_rest_auth.registration.urls")),
+    path("api/v1/dj-rest-auth/", include("dj_rest_auth.urls")),
+    path("api/v1/", include("blogapi.posts.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path(
+        "api/schema/swagger-ui/",
+        SpectacularSwaggerView.as_view(url_name="schema"),
+        name="swagger-ui",
+    ),
+    path("api/schema/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+]
+
+handler400 = "blogapi.core.exceptions.json_bad_request"
+handler403 = "blogapi.core.exceptions.json_permission_denied"
+handler404 = "blogapi.core.exceptions.json_not_found"
+handler500 = "blogapi.core.exceptions.json_server_error"

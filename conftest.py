@@ -1,0 +1,94 @@
+"""Project-wide fixtures: personas (alice, bob, anon), API clients, and a fast password hasher."""
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.core import mail
+from rest_framework.test import APIClient
+
+from blogapi.accounts.models import User
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(request: pytest.FixtureRequest, settings: Any) -> None:
+    """Tests hash with MD5 for speed; tests marked `slow_hasher` keep the production hashers."""
+    if request.node.get_closest_marker("slow_hasher") is None:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def user_factory(db: None) -> Callable[..., User]:
+    """Build a user with a known password and (by default) a verified primary e-mail."""
+
+    def make(
+        username: str = "alice",
+        *,
+        email: str | None = None,
+        password: str = PASSWORD,
+        email_verified: bool = True,
+        **extra: Any,
+    ) -> User:
+        email = email if email is not None else f"{username}@example.com"
+        user = User.objects.create_user(username=username, email=email, password=password, **extra)
+        EmailAddress.objects.create(user=user, email=email, primary=True, verified=email_verified)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def alice(user_factory: Callable[..., User]) -> User:
+    return user_factory("alice")
+
+
+@pytest.fixture
+def bob(user_factory: Callable[..., User]) -> User:
+    return user_factory("bob")
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    """An anonymous client (anon)."""
+    return APIClient()
+
+
+def login(client: APIClient, login: str, password: str = PASSWORD) -> str:
+    """Log in through dj-rest-auth and return the token key."""
+    field = "email" if "@" in login else "username"
+    response = client.post(
+        "/api/v1/dj-rest-auth/login/", {field: login, "password": password}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    return str(response.json()["key"])
+
+
+def token_client(key: str) -> APIClient:
+    """A client that sends only `Authorization: Token <key>` (no cookies)."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def alice_client(alice: User) -> APIClient:
+    """alice, authenticated with a token from a real login."""
+    return token_client(login(APIClient(), "alice"))
+
+
+@pytest.fixture
+def bob_client(bob: User) -> APIClient:
+    """bob, authenticated with a token from a real login."""
+    return token_client(login(APIClient(), "bob"))
+
+
+def mailed_link(pattern: str) -> re.Match[str]:
+    """The first match of `pattern` in the last sent e-mail's body."""
+    assert mail.outbox, "no e-mail was sent"
+    match = re.search(pattern, str(mail.outbox[-1].body))
+    assert match, f"no link matching {pattern!r} in:\n{mail.outbox[-1].body}"
+    return match
