@@ -1,12 +1,13 @@
 """Project-wide fixtures: personas (alice, bob, anon), API clients, and a fast password hasher."""
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from blogapi.accounts.models import User
@@ -19,6 +20,14 @@ def _fast_password_hasher(request: pytest.FixtureRequest, settings: Any) -> None
     """Tests hash with MD5 for speed; tests marked `slow_hasher` keep the production hashers."""
     if request.node.get_closest_marker("slow_hasher") is None:
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    """Rate-limit counters live in the cache: every test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ from blogapi.accounts.models import User
 def email_confirmation_url(*, request: HttpRequest, key: str) -> str:
     """`{FRONTEND_URL}/verify-email/{key}`, else our page (which confirms only on POST)."""
     if settings.FRONTEND_URL:
-        return f"{settings.FRONTEND_URL}/verify-email/{quote(key, safe='')}"
+        return f"{settings.FRONTEND_URL}/verify-email/{quote(key, safe=':')}"
     return request.build_absolute_uri(reverse("accounts:confirm-email-page", args=[key]))
 
 
 def password_reset_url(request: HttpRequest, user: User, temp_key: str) -> str:
-    """`{FRONTEND_URL}/reset-password/{uid}/{token}`, else our page; a url_generator."""
+    """`{FRONTEND_URL}/reset-password/{uid}/{token}`, else our reset page."""
     uid = user_pk_to_url_str(user)
     if settings.FRONTEND_URL:
         return f"{settings.FRONTEND_URL}/reset-password/{quote(uid)}/{quote(temp_key)}"

@@ -1,19 +1,18 @@
 """Our glue on dj-rest-auth's serializers, and the user output shape."""
 
-from typing import Any
-
 from dj_rest_auth import serializers as rest_auth_serializers
 from rest_framework import serializers
 
-from blogapi.accounts.links import password_reset_url
+from blogapi.accounts.forms import PasswordResetForm
 from blogapi.accounts.models import User
 
 
 class PasswordResetSerializer(rest_auth_serializers.PasswordResetSerializer):
-    """dj-rest-auth's reset request with a link that resolves (its default: NoReverseMatch)."""
+    """dj-rest-auth's reset request, mailed by our form (working links, no deprecated reads)."""
 
-    def get_email_options(self) -> dict[str, Any]:
-        return {"url_generator": password_reset_url}
+    @property
+    def password_reset_form_class(self) -> type[PasswordResetForm]:
+        return PasswordResetForm
 
 
 class VerifyEmailInputSerializer(serializers.Serializer):
