@@ -1,7 +1,11 @@
 """Project-wide fixtures: personas (alice, bob, anon), API clients, and a fast password hasher."""
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +17,7 @@ from rest_framework.test import APIClient
 from blogapi.accounts.models import User
 
 PASSWORD = "correct horse battery staple"
+REPO = Path(__file__).resolve().parent
 
 
 @pytest.fixture(autouse=True)
@@ -101,3 +106,30 @@ def mailed_link(pattern: str) -> re.Match[str]:
     match = re.search(pattern, str(mail.outbox[-1].body))
     assert match, f"no link matching {pattern!r} in:\n{mail.outbox[-1].body}"
     return match
+
+
+def settings_in_subprocess(
+    env: dict[str, str], expression: str = "'loaded'"
+) -> subprocess.CompletedProcess:
+    """Load blogapi.settings in a fresh interpreter with only `env` set; print repr(expression)."""
+    code = "import django; django.setup(); from django.conf import settings; "
+    code += f"print(repr(({expression})))"
+    ours = (
+        "DJANGO_",
+        "AUTH_",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "EMAIL_URL",
+        "FRONTEND_URL",
+        "ACCOUNT_",
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
+    return subprocess.run(  # noqa: S603 - fixed interpreter and code
+        [sys.executable, "-c", code],
+        env={**clean, "DJANGO_SETTINGS_MODULE": "blogapi.settings", **env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

@@ -1,0 +1,77 @@
+"""The configuration contract: env vars only, and production refuses to start half-configured."""
+
+import pytest
+
+from conftest import settings_in_subprocess
+
+GOOD_KEY = "k" * 50
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DJANGO_ALLOWED_HOSTS": "api.example.com"}, "DJANGO_SECRET_KEY must be set"),
+        ({"DJANGO_SECRET_KEY": "short", "DJANGO_ALLOWED_HOSTS": "x"}, "at least 32 characters"),
+        ({"DJANGO_SECRET_KEY": GOOD_KEY}, "DJANGO_ALLOWED_HOSTS must be set"),
+        (
+            {"DJANGO_SECRET_KEY": GOOD_KEY, "DJANGO_ALLOWED_HOSTS": "x", "FRONTEND_URL": "app"},
+            "FRONTEND_URL must be an http(s) URL",
+        ),
+        (
+            {
+                "DJANGO_SECRET_KEY": GOOD_KEY,
+                "DJANGO_ALLOWED_HOSTS": "x",
+                "ACCOUNT_EMAIL_VERIFICATION": "sometimes",
+            },
+            "ACCOUNT_EMAIL_VERIFICATION must be",
+        ),
+    ],
+)
+def test_production_refuses_to_start_misconfigured(env: dict[str, str], message: str) -> None:
+    result = settings_in_subprocess(env)
+
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_production_starts_with_secret_key_and_hosts() -> None:
+    result = settings_in_subprocess(
+        {"DJANGO_SECRET_KEY": GOOD_KEY, "DJANGO_ALLOWED_HOSTS": "api.example.com"},
+        "settings.DEBUG, settings.ALLOWED_HOSTS, settings.SESSION_COOKIE_SECURE",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "(False, ['api.example.com'], True)"
+
+
+def test_development_defaults_need_no_env() -> None:
+    result = settings_in_subprocess(
+        {"DJANGO_DEBUG": "true"},
+        "settings.DATABASES['default']['ENGINE'], settings.EMAIL_BACKEND, "
+        "settings.DATABASES['default']['OPTIONS']['transaction_mode']",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "sqlite3" in result.stdout
+    assert "console" in result.stdout
+    assert "IMMEDIATE" in result.stdout
+
+
+def test_urls_configure_database_cache_and_mail() -> None:
+    result = settings_in_subprocess(
+        {
+            "DJANGO_DEBUG": "true",
+            "DATABASE_URL": "postgres://u:p@db.internal:5433/blog",
+            "REDIS_URL": "redis://cache.internal:6379/0",
+            "EMAIL_URL": "smtp://mail.internal:2525",
+        },
+        "settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['PORT'], "
+        "settings.CACHES['default']['BACKEND'], settings.EMAIL_HOST, settings.EMAIL_PORT",
+    )
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "postgresql" in out
+    assert "5433" in out
+    assert "RedisCache" in out
+    assert "'mail.internal', 2525" in out
