@@ -20,6 +20,15 @@ PASSWORD = "correct horse battery staple"
 REPO = Path(__file__).resolve().parent
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    return f"blogapi: database {database['ENGINE']} ({database['NAME']}), cache " + str(
+        settings.CACHES["default"]["BACKEND"]
+    )
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(request: pytest.FixtureRequest, settings: Any) -> None:
     """Tests hash with MD5 for speed; tests marked `slow_hasher` keep the production hashers."""
