@@ -1,10 +1,13 @@
 """Settings for blogapi: one module, configured only by environment variables (see .env.example)."""
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from blogapi.core.env import env_duration, env_positive_int
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -41,10 +44,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "dj_rest_auth",
     "allauth",
     "allauth.account",
+    "allauth.usersessions",
     # dj_rest_auth.registration imports allauth.socialaccount at load time.
     "allauth.socialaccount",
     "dj_rest_auth.registration",
@@ -145,6 +148,14 @@ LOGOUT_REDIRECT_URL = "/api/v1/"
 # Basic auth is off by default, as in the chapter's final settings.
 AUTH_BASIC_ENABLED = env.bool("AUTH_BASIC_ENABLED", default=False)
 
+# Per-device tokens (blogapi.accounts.models.DeviceToken): absolute lifetime, idle timeout, how
+# often last-used is written (at most once per interval per token), and how many a user keeps
+# (the least recently used is dropped beyond that).
+AUTH_TOKEN_TTL = env_duration(env, "AUTH_TOKEN_TTL", timedelta(days=30))
+AUTH_TOKEN_IDLE_TTL = env_duration(env, "AUTH_TOKEN_IDLE_TTL", timedelta(days=7))
+AUTH_TOKEN_TOUCH_INTERVAL = env_duration(env, "AUTH_TOKEN_TOUCH_INTERVAL", timedelta(minutes=1))
+AUTH_TOKEN_MAX_PER_USER = env_positive_int(env, "AUTH_TOKEN_MAX_PER_USER", 50)
+
 # --- django-allauth (65.x setting names: no deprecation warnings) -----------------------------
 # https://docs.allauth.org/en/latest/account/configuration.html
 ACCOUNT_ADAPTER = "blogapi.accounts.adapters.AccountAdapter"
@@ -162,6 +173,14 @@ ACCOUNT_PREVENT_ENUMERATION = True
 # --- dj-rest-auth -----------------------------------------------------------------------------
 # https://dj-rest-auth.readthedocs.io/en/latest/configuration.html
 REST_AUTH = {
+    "TOKEN_MODEL": "blogapi.accounts.models.DeviceToken",
+    "TOKEN_CREATOR": "blogapi.accounts.services.device_token_create.device_token_create_for_login",
+    "TOKEN_SERIALIZER": "blogapi.accounts.serializers.TokenOutputSerializer",
+    "LOGIN_SERIALIZER": "blogapi.accounts.serializers.LoginInputSerializer",
+    "PASSWORD_CHANGE_SERIALIZER": "blogapi.accounts.serializers.PasswordChangeSerializer",
+    "PASSWORD_RESET_CONFIRM_SERIALIZER": (
+        "blogapi.accounts.serializers.PasswordResetConfirmSerializer"
+    ),
     "PASSWORD_RESET_SERIALIZER": "blogapi.accounts.serializers.PasswordResetSerializer",
     "OLD_PASSWORD_FIELD_ENABLED": True,
     "LOGOUT_ON_PASSWORD_CHANGE": False,
@@ -172,7 +191,7 @@ REST_AUTH = {
 # Token first: its authenticate_header makes unauthenticated requests answer 401 with
 # `WWW-Authenticate: Token` instead of Session's 403.
 _authentication_classes = [
-    "blogapi.accounts.authentication.TokenAuthentication",
+    "blogapi.accounts.authentication.DeviceTokenAuthentication",
     "rest_framework.authentication.SessionAuthentication",
 ]
 if AUTH_BASIC_ENABLED:

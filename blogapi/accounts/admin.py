@@ -1,8 +1,50 @@
-"""Admin for users (Django's stock user admin on our model)."""
+"""Admin for users and their per-device tokens (no secret is ever stored or shown)."""
 
-from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from blogapi.accounts.models import User
+from blogapi.accounts.models import DeviceToken, User
+from blogapi.accounts.services.credentials_revoke import credentials_revoke_all
 
-admin.site.register(User, UserAdmin)
+
+class DeviceTokenInline(admin.TabularInline):
+    model = DeviceToken
+    fields = ("label", "created_at", "last_used_at", "expires_at", "last_ip", "user_agent")
+    readonly_fields = fields
+    extra = 0
+    can_delete = True
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    inlines = (DeviceTokenInline,)
+    actions = ("revoke_all_credentials",)
+
+    @admin.action(description="Revoke all tokens and sessions of the selected users")
+    def revoke_all_credentials(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            credentials_revoke_all(user=user)
+        self.message_user(
+            request, f"Revoked every credential of {queryset.count()} user(s).", messages.SUCCESS
+        )
+
+
+@admin.register(DeviceToken)
+class DeviceTokenAdmin(admin.ModelAdmin):
+    list_display = ("user", "label", "created_at", "last_used_at", "expires_at", "last_ip")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "label")
+    fields = ("user", "label", "created_at", "last_used_at", "expires_at", "last_ip", "user_agent")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

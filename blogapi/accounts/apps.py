@@ -6,3 +6,9 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "blogapi.accounts"
     label = "accounts"
+
+    def ready(self) -> None:
+        from blogapi.accounts import (  # noqa: F401  (connects receivers, registers the scheme)
+            schema,
+            signals,
+        )

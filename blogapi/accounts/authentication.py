@@ -3,21 +3,58 @@
 import re
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
+from rest_framework.request import Request
 
-# DRF authtoken keys are 40 lowercase hex characters (secrets.token_hex(20)).
-_TOKEN_KEY = re.compile(r"[0-9a-f]{40}")
+from blogapi.accounts.devices import client_ip, user_agent
+from blogapi.accounts.models import TOKEN_PREFIX, DeviceToken, token_digest
+
+# The exact shape of an issued key: prefix + token_urlsafe(32) (43 base64url characters).
+_KEY_SHAPE = re.compile(re.escape(TOKEN_PREFIX) + r"[A-Za-z0-9_-]{43}")
 
 
-class TokenAuthentication(authentication.TokenAuthentication):
-    """`Authorization: Token <key>`; a key that cannot exist is refused before any database query.
+class DeviceTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Token <key>` against per-device tokens: one indexed query, expiry enforced.
 
-    Checking the shape first keeps NUL bytes and other junk away from the database driver
-    (PostgreSQL raises on NUL in a string literal, which would otherwise be a 500).
+    A key that cannot have been issued is refused before any query (NUL bytes and other junk
+    never reach the database driver). last_used_at is written at most once per
+    AUTH_TOKEN_TOUCH_INTERVAL per token, so a plain read costs no write.
     """
 
-    def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
-        if not _TOKEN_KEY.fullmatch(key):
+    keyword = "Token"
+
+    def authenticate(self, request: Request) -> tuple[Any, DeviceToken] | None:
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(_("Invalid token header."))
+        try:
+            key = header[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
+        return self.authenticate_credentials(key, request)
+
+    def authenticate_credentials(self, key: str, request: Request) -> tuple[Any, DeviceToken]:
+        if not _KEY_SHAPE.fullmatch(key):
             raise exceptions.AuthenticationFailed(_("Invalid token."))
-        return super().authenticate_credentials(key)
+        token = DeviceToken.objects.select_related("user").filter(digest=token_digest(key)).first()
+        if token is None:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        now = timezone.now()
+        if token.is_expired(now):
+            raise exceptions.AuthenticationFailed(_("Token has expired."))
+        if token.needs_touch(now):
+            token.last_used_at, token.last_ip = now, client_ip(request)
+            token.user_agent = user_agent(request) or token.user_agent
+            DeviceToken.objects.filter(pk=token.pk).update(
+                last_used_at=token.last_used_at, last_ip=token.last_ip, user_agent=token.user_agent
+            )
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword

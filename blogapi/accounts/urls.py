@@ -10,6 +10,16 @@ app_name = "accounts"
 urlpatterns = [
     path("users/", views.UserListView.as_view(), name="user-list"),
     path("users/<int:pk>/", views.UserDetailView.as_view(), name="user-detail"),
+    # Ours, before dj-rest-auth's: per-device tokens instead of DRF's one shared token.
+    re_path(r"^dj-rest-auth/registration/?$", views.RegisterView.as_view(), name="register"),
+    re_path(r"^dj-rest-auth/logout/?$", views.LogoutView.as_view(), name="logout"),
+    path("dj-rest-auth/logout-all/", views.LogoutAllView.as_view(), name="logout-all"),
+    path("dj-rest-auth/tokens/", views.CredentialListView.as_view(), name="credential-list"),
+    path(
+        "dj-rest-auth/tokens/<str:credential_id>/",
+        views.CredentialRevokeView.as_view(),
+        name="credential-revoke",
+    ),
     # These shadow dj-rest-auth's placeholder TemplateViews, which answer every GET with a 500.
     path(
         "dj-rest-auth/registration/account-confirm-email/<str:key>/",

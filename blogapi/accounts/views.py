@@ -2,7 +2,11 @@
 
 from typing import Any
 
+from allauth.account import app_settings as allauth_settings
+from allauth.account.utils import complete_signup
 from dj_rest_auth.app_settings import api_settings as rest_auth_settings
+from dj_rest_auth.registration.views import RegisterView as BaseRegisterView
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
@@ -14,8 +18,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from blogapi.accounts.models import User
-from blogapi.accounts.serializers import UserOutputSerializer, VerifyEmailInputSerializer
+from blogapi.accounts.models import DeviceToken, User
+from blogapi.accounts.selectors import credential_get_for_user, credential_list_for_user
+from blogapi.accounts.serializers import (
+    CredentialOutputSerializer,
+    UserOutputSerializer,
+    VerifyEmailInputSerializer,
+)
+from blogapi.accounts.services.credentials_revoke import (
+    credentials_in_use_revoke,
+    credentials_revoke_all,
+    device_token_revoke,
+    user_session_revoke,
+)
+from blogapi.accounts.services.device_token_create import device_token_create
 from blogapi.accounts.services.email_address_confirm import email_address_confirm
 from blogapi.core.pagination import OldestIdFirstCursorPagination
 
@@ -35,6 +51,78 @@ class UserDetailView(generics.RetrieveAPIView):
 
     queryset = User.objects.only("id", "username")
     serializer_class = UserOutputSerializer
+
+
+class RegisterView(BaseRegisterView):
+    """dj-rest-auth's registration, answering the key of a new per-device token (201)."""
+
+    def perform_create(self, serializer: Any) -> User:
+        user: User = serializer.save(self.request)
+        self.issued_key: str | None = None
+        if (
+            allauth_settings.EMAIL_VERIFICATION
+            != allauth_settings.EmailVerificationMethod.MANDATORY
+        ):
+            self.issued_key = device_token_create(user=user, request=self.request).key
+        complete_signup(self.request._request, user, allauth_settings.EMAIL_VERIFICATION, None)
+        return user
+
+    def get_response_data(self, user: User) -> dict[str, Any]:
+        if self.issued_key is None:
+            return {"detail": "Verification e-mail sent."}
+        return {"key": self.issued_key}
+
+
+class LogoutView(APIView):
+    """End the token and the browser session this request uses; other devices stay signed in."""
+
+    permission_classes = (permissions.AllowAny,)
+
+    @extend_schema(request=None, responses={200: _DetailSerializer})
+    def post(self, request: Request) -> Response:
+        credentials_in_use_revoke(request=request)
+        return Response({"detail": "Successfully logged out."})
+
+
+class LogoutAllView(APIView):
+    """End every token and every browser session of the caller, this one included."""
+
+    @extend_schema(request=None, responses={200: _DetailSerializer})
+    def post(self, request: Request) -> Response:
+        credentials_revoke_all(user=request.user)  # type: ignore[arg-type]
+        logout(request)  # type: ignore[arg-type]
+        return Response({"detail": "Successfully logged out of every device."})
+
+
+class CredentialListView(APIView):
+    """Every way the caller is signed in: device tokens and browser sessions, never a secret."""
+
+    @extend_schema(responses={200: CredentialOutputSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        credentials = credential_list_for_user(
+            user=request.user,  # type: ignore[arg-type]
+            current_token=request.auth if isinstance(request.auth, DeviceToken) else None,
+            current_session_key=request.session.session_key,
+        )
+        return Response(CredentialOutputSerializer(credentials, many=True).data)
+
+
+class CredentialRevokeView(APIView):
+    """Revoke one of the caller's own tokens or sessions; any other id answers 404."""
+
+    @extend_schema(responses={204: None, 404: _DetailSerializer})
+    def delete(self, request: Request, credential_id: str) -> Response:
+        credential = credential_get_for_user(
+            user=request.user,  # type: ignore[arg-type]
+            credential_id=credential_id,
+        )
+        if credential is None:
+            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        if isinstance(credential, DeviceToken):
+            device_token_revoke(token=credential)
+        else:
+            user_session_revoke(session=credential)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class VerifyEmailView(APIView):

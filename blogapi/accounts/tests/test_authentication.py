@@ -9,7 +9,7 @@ from rest_framework.authentication import BasicAuthentication
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from blogapi.accounts.authentication import TokenAuthentication
+from blogapi.accounts.authentication import DeviceTokenAuthentication
 from blogapi.accounts.models import User
 from conftest import PASSWORD, login, settings_in_subprocess
 
@@ -23,6 +23,10 @@ PROTECTED = "/api/v1/"
         "Token ",
         "Token a b",
         "Token " + "0" * 40,
+        "Token blogapi_" + "A" * 43,
+        "Token blogapi_" + "A" * 42 + "\x00",
+        "Token blogapi_" + "A" * 44,
+        "Token\x00 blogapi_" + "A" * 43,
         "Token " + "g" * 40,
         "Token abc\x00def",
         "Token " + "\x00" * 40,
@@ -103,4 +107,4 @@ def test_basic_setting_follows_env(value: str, expected: bool) -> None:
 
 
 def test_token_class_names_the_token_scheme() -> None:
-    assert TokenAuthentication().authenticate_header(None) == "Token"  # type: ignore[arg-type]
+    assert DeviceTokenAuthentication().authenticate_header(None) == "Token"  # type: ignore[arg-type]

@@ -5,11 +5,11 @@ from collections.abc import Callable
 
 import pytest
 from django.test import Client
-from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from blogapi.accounts.models import User
 from blogapi.posts.models import Post
-from conftest import PASSWORD
+from conftest import PASSWORD, login
 
 
 def csrf_token_from(html: bytes) -> str:
@@ -83,14 +83,14 @@ def test_admin_lists_users_posts_and_tokens(
 ) -> None:
     admin = user_factory("root", is_staff=True, is_superuser=True)
     Post.objects.create(author=alice, title="Admin sees me", body="b")
-    Token.objects.create(user=alice)
+    login(APIClient(), "alice")
     client.force_login(admin)
 
     for url in (
         "/admin/",
         "/admin/accounts/user/",
         "/admin/posts/post/",
-        "/admin/authtoken/tokenproxy/",
+        "/admin/accounts/devicetoken/",
         f"/admin/accounts/user/{alice.pk}/change/",
     ):
         assert client.get(url).status_code == 200, url

@@ -1,0 +1,49 @@
+"""Where a request comes from: client IP and a human label for its device."""
+
+import re
+
+from allauth.account.adapter import get_adapter
+from django.http import HttpRequest
+
+USER_AGENT_MAX_LENGTH = 256
+
+# A handful of patterns is enough for a label a person recognises ("Firefox on Linux");
+# a full user-agent database (ua-parser) would be a large dependency for a display string.
+_BROWSERS = [
+    ("Edge", r"Edg(e|A|iOS)?/"),
+    ("Opera", r"OPR/|Opera"),
+    ("Firefox", r"Firefox/|FxiOS/"),
+    ("Chrome", r"Chrome/|CriOS/"),
+    ("Safari", r"Safari/"),
+]
+_SYSTEMS = [
+    ("Android", r"Android"),
+    ("iOS", r"iPhone|iPad|iPod"),
+    ("Windows", r"Windows"),
+    ("macOS", r"Mac OS X|Macintosh"),
+    ("Linux", r"Linux|X11"),
+]
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The caller's IP, by the same proxy-trust rules allauth uses for its rate limits."""
+    try:
+        return str(get_adapter(request).get_client_ip(request))
+    except Exception:  # allauth raises PermissionDenied when it cannot tell
+        return None
+
+
+def user_agent(request: HttpRequest) -> str:
+    return str(request.META.get("HTTP_USER_AGENT", ""))[:USER_AGENT_MAX_LENGTH]
+
+
+def device_label(agent: str) -> str:
+    """'Firefox on Linux', 'curl/8.5.0', … or 'Unknown device'."""
+    browser = next((name for name, rx in _BROWSERS if re.search(rx, agent)), None)
+    system = next((name for name, rx in _SYSTEMS if re.search(rx, agent)), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    if browser or system:
+        return str(browser or system)
+    product = agent.split(" ", 1)[0].strip()
+    return product[:100] if product.isprintable() and product else "Unknown device"

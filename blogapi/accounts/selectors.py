@@ -1,0 +1,76 @@
+"""Reads of account data."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import import_module
+
+from allauth.usersessions.models import UserSession
+from django.conf import settings
+from django.utils import timezone
+
+from blogapi.accounts.devices import device_label
+from blogapi.accounts.models import DeviceToken, User
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A device token or a browser session, as the credentials list shows it."""
+
+    id: str
+    kind: str
+    label: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime | None
+    last_ip: str | None
+    user_agent: str
+    current: bool
+
+
+def credential_list_for_user(
+    *, user: User, current_token: DeviceToken | None, current_session_key: str | None
+) -> list[Credential]:
+    """The user's live tokens and browser sessions, most recently used first."""
+    now = timezone.now()
+    tokens = [
+        Credential(
+            id=f"token-{t.pk}",
+            kind="token",
+            label=t.label,
+            created_at=t.created_at,
+            last_used_at=t.last_used_at,
+            expires_at=min(t.expires_at, t.last_used_at + settings.AUTH_TOKEN_IDLE_TTL),
+            last_ip=t.last_ip,
+            user_agent=t.user_agent,
+            current=current_token is not None and t.pk == current_token.pk,
+        )
+        for t in DeviceToken.objects.filter(user=user).live(now)
+    ]
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    sessions = [
+        Credential(
+            id=f"session-{s.pk}",
+            kind="session",
+            label=f"Browser session ({device_label(s.user_agent)})",
+            created_at=s.created_at,
+            last_used_at=s.last_seen_at,
+            expires_at=store(s.session_key).get_expiry_date(),
+            last_ip=s.ip,
+            user_agent=s.user_agent,
+            current=bool(current_session_key) and s.session_key == current_session_key,
+        )
+        for s in UserSession.objects.purge_and_list(user)
+    ]
+    return sorted(tokens + sessions, key=lambda c: c.last_used_at, reverse=True)
+
+
+def credential_get_for_user(*, user: User, credential_id: str) -> DeviceToken | UserSession | None:
+    """The user's own token or session by list id; None for anything else (incl. others')."""
+    kind, _, number = credential_id.partition("-")
+    if not number.isdigit() or len(number) > 18:
+        return None
+    if kind == "token":
+        return DeviceToken.objects.filter(user=user, pk=int(number)).first()
+    if kind == "session":
+        return UserSession.objects.filter(user=user, pk=int(number)).first()
+    return None

@@ -1,0 +1,27 @@
+"""List a browser session in the user's credentials (allauth usersessions' table)."""
+
+from allauth.usersessions.models import UserSession
+from django.http import HttpRequest
+from django.utils import timezone
+
+from blogapi.accounts.devices import client_ip, user_agent
+from blogapi.accounts.models import User
+
+# Every session must be listed, or logout-all could not end it; when no IP is known (no
+# REMOTE_ADDR, e.g. an internal request) allauth's create_from_request refuses, so we record it.
+UNKNOWN_IP = "0.0.0.0"  # noqa: S104 - a placeholder value, nothing binds to it
+
+
+def user_session_record(*, request: HttpRequest, user: User) -> None:
+    """Create or refresh the row of the request's session after a login or password change."""
+    if not request.session.session_key:
+        request.session.save()
+    UserSession.objects.update_or_create(
+        session_key=request.session.session_key,
+        defaults={
+            "user": user,
+            "ip": client_ip(request) or UNKNOWN_IP,
+            "user_agent": user_agent(request),
+            "last_seen_at": timezone.now(),
+        },
+    )
