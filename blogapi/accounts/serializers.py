@@ -79,7 +79,8 @@ class CredentialOutputSerializer(serializers.Serializer):
 
     id = serializers.CharField(help_text="`token-<n>` or `session-<n>`; use it to revoke.")
     kind = serializers.ChoiceField(choices=["token", "session"])
-    label = serializers.CharField()
+    # DRF's metaclass moves declared fields off the class, so this does not shadow Field.label.
+    label = serializers.CharField()  # type: ignore[assignment]
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField(allow_null=True)

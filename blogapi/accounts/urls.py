@@ -12,6 +12,7 @@ urlpatterns = [
     path("users/<int:pk>/", views.UserDetailView.as_view(), name="user-detail"),
     # Ours, before dj-rest-auth's: per-device tokens instead of DRF's one shared token.
     re_path(r"^dj-rest-auth/registration/?$", views.RegisterView.as_view(), name="register"),
+    re_path(r"^dj-rest-auth/login/?$", views.LoginView.as_view(), name="login"),
     re_path(r"^dj-rest-auth/logout/?$", views.LogoutView.as_view(), name="logout"),
     path("dj-rest-auth/logout-all/", views.LogoutAllView.as_view(), name="logout-all"),
     path("dj-rest-auth/tokens/", views.CredentialListView.as_view(), name="credential-list"),

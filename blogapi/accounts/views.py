@@ -6,6 +6,7 @@ from allauth.account import app_settings as allauth_settings
 from allauth.account.utils import complete_signup
 from dj_rest_auth.app_settings import api_settings as rest_auth_settings
 from dj_rest_auth.registration.views import RegisterView as BaseRegisterView
+from dj_rest_auth.views import LoginView as BaseLoginView
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -73,6 +74,19 @@ class RegisterView(BaseRegisterView):
         return {"key": self.issued_key}
 
 
+class LoginView(BaseLoginView):
+    """dj-rest-auth's login; only a login from an HTML form (browsable API) also opens a session.
+
+    A JSON login (apps, scripts) gets its token and nothing else: no orphan session per phone login.
+    """
+
+    def process_login(self) -> None:
+        if self.request.content_type.startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            super().process_login()
+
+
 class LogoutView(APIView):
     """End the token and the browser session this request uses; other devices stay signed in."""
 
@@ -90,7 +104,7 @@ class LogoutAllView(APIView):
     @extend_schema(request=None, responses={200: _DetailSerializer})
     def post(self, request: Request) -> Response:
         credentials_revoke_all(user=request.user)  # type: ignore[arg-type]
-        logout(request)  # type: ignore[arg-type]
+        logout(request)
         return Response({"detail": "Successfully logged out of every device."})
 
 

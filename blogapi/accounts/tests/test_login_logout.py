@@ -26,9 +26,20 @@ def test_login_response_is_exactly_the_key(api_client: APIClient, alice: User) -
     assert set(response.json()) == {"key"}
 
 
-def test_login_also_opens_a_browser_session(api_client: APIClient, alice: User) -> None:
+def test_json_login_issues_only_a_token(api_client: APIClient, alice: User) -> None:
     login(api_client, "alice")
 
+    assert "sessionid" not in api_client.cookies
+    assert api_client.get(ME).status_code == 401
+
+
+def test_form_login_from_the_browsable_api_also_opens_a_session(
+    api_client: APIClient, alice: User
+) -> None:
+    response = api_client.post(LOGIN, {"username": "alice", "password": PASSWORD})
+
+    assert response.status_code == 200
+    assert response.json()["key"]
     assert "sessionid" in api_client.cookies
     assert api_client.get(ME).json()["username"] == "alice"
 
@@ -103,7 +114,7 @@ def test_logout_ends_the_token(alice: User) -> None:
 
 
 def test_logout_ends_the_session(api_client: APIClient, alice: User) -> None:
-    login(api_client, "alice")
+    api_client.post(LOGIN, {"username": "alice", "password": PASSWORD})
 
     api_client.post(LOGOUT)
 
