@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Required by allauth >= 0.56; without it startup fails (dj-rest-auth#555).
     "allauth.account.middleware.AccountMiddleware",
+    "blogapi.accounts.middleware.SessionLastSeenMiddleware",
 ]
 
 ROOT_URLCONF = "blogapi.urls"

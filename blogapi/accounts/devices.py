@@ -6,6 +6,8 @@ from allauth.account.adapter import get_adapter
 from django.http import HttpRequest
 
 USER_AGENT_MAX_LENGTH = 256
+# Stored where an IP is required but none is known (no REMOTE_ADDR, e.g. an internal request).
+UNKNOWN_IP = "0.0.0.0"  # noqa: S104 - a placeholder value, nothing binds to it
 
 # A handful of patterns is enough for a label a person recognises ("Firefox on Linux");
 # a full user-agent database (ua-parser) would be a large dependency for a display string.

@@ -4,12 +4,11 @@ from allauth.usersessions.models import UserSession
 from django.http import HttpRequest
 from django.utils import timezone
 
-from blogapi.accounts.devices import client_ip, user_agent
+from blogapi.accounts.devices import UNKNOWN_IP, client_ip, user_agent
 from blogapi.accounts.models import User
 
-# Every session must be listed, or logout-all could not end it; when no IP is known (no
-# REMOTE_ADDR, e.g. an internal request) allauth's create_from_request refuses, so we record it.
-UNKNOWN_IP = "0.0.0.0"  # noqa: S104 - a placeholder value, nothing binds to it
+# Every session must be listed, or logout-all could not end it; allauth's create_from_request
+# refuses requests without a client IP, so we record the row ourselves.
 
 
 def user_session_record(*, request: HttpRequest, user: User) -> None:

@@ -473,3 +473,31 @@ def test_admin_action_revokes_every_credential_of_a_user(
     assert response.status_code == 302
     assert not works(alices)
     assert works(bobs)
+
+
+def test_a_browser_sessions_last_use_is_recorded_at_most_once_a_minute(
+    alice: User, time_machine: Any
+) -> None:
+    time_machine.move_to(START, tick=False)
+    browser = browser_login(alice)
+    time_machine.move_to(START + timedelta(seconds=30), tick=False)
+    browser.get(ME)
+    assert UserSession.objects.get().last_seen_at == START
+
+    time_machine.move_to(START + timedelta(seconds=61), tick=False)
+    browser.get(ME)
+    assert UserSession.objects.get().last_seen_at == START + timedelta(seconds=61)
+
+
+def test_no_key_appears_in_logs(
+    api_client: APIClient, alice: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    key = login_as("alice")
+    token_client(key).get(ME)
+    token_client(key[:-1] + "x").get(ME)
+    token_client(key).post(LOGOUT)
+    token_client(key).get(ME)
+
+    assert caplog.records
+    assert key.removeprefix("blogapi_")[:12] not in caplog.text
