@@ -34,9 +34,17 @@ from blogapi.accounts.services.credentials_revoke import (
 )
 from blogapi.accounts.services.device_token_create import device_token_create
 from blogapi.accounts.services.email_address_confirm import email_address_confirm
+from blogapi.accounts.services.user_signup_complete import user_signup_complete
 from blogapi.core.pagination import OldestIdFirstCursorPagination
 
 _DetailSerializer = inline_serializer("Detail", {"detail": serializers.CharField()})
+
+
+def _from_html_form(request: HttpRequest) -> bool:
+    """A browser form (the browsable API), as opposed to a JSON client."""
+    return str(request.content_type).startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    )
 
 
 class UserListView(generics.ListAPIView):
@@ -65,7 +73,11 @@ class RegisterView(BaseRegisterView):
             != allauth_settings.EmailVerificationMethod.MANDATORY
         ):
             self.issued_key = device_token_create(user=user, request=self.request).key
-        complete_signup(self.request._request, user, allauth_settings.EMAIL_VERIFICATION, None)
+        if _from_html_form(self.request):
+            # The browsable API's form: allauth signs the browser in, as in the book.
+            complete_signup(self.request._request, user, allauth_settings.EMAIL_VERIFICATION, None)
+        else:
+            user_signup_complete(request=self.request, user=user)
         return user
 
     def get_response_data(self, user: User) -> dict[str, Any]:
@@ -81,9 +93,7 @@ class LoginView(BaseLoginView):
     """
 
     def process_login(self) -> None:
-        if self.request.content_type.startswith(
-            ("application/x-www-form-urlencoded", "multipart/form-data")
-        ):
+        if _from_html_form(self.request):
             super().process_login()
 
 

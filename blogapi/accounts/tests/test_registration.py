@@ -4,6 +4,9 @@ from typing import Any
 
 import pytest
 from allauth.account.models import EmailAddress
+from allauth.usersessions.models import UserSession
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.models import Session
 from django.core import mail
 from rest_framework.test import APIClient
 
@@ -204,3 +207,39 @@ def test_mandatory_verification_blocks_login_until_confirmed(
     allowed = APIClient().post(LOGIN, {"username": "carol", "password": PASSWORD}, format="json")
     assert allowed.status_code == 200
     assert allowed.json()["key"]
+
+
+def test_json_registration_signs_no_session_in(api_client: APIClient, db: None) -> None:
+    register(api_client)
+
+    # allauth may keep an anonymous session for its own bookkeeping; none may carry a user.
+    assert api_client.get("/api/v1/dj-rest-auth/user/").status_code == 401
+    assert not UserSession.objects.exists()
+    assert all(SESSION_KEY not in s.get_decoded() for s in Session.objects.all())
+
+
+def test_form_registration_from_the_browsable_api_signs_the_browser_in(
+    api_client: APIClient, db: None
+) -> None:
+    response = api_client.post(
+        REGISTER,
+        {
+            "username": "carol",
+            "email": "carol@example.com",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+    )
+
+    assert response.status_code == 201
+    assert len(mail.outbox) == 1
+    assert api_client.get("/api/v1/dj-rest-auth/user/").json()["username"] == "carol"
+
+
+def test_no_confirmation_mail_when_verification_is_off(
+    api_client: APIClient, db: None, settings: Any
+) -> None:
+    settings.ACCOUNT_EMAIL_VERIFICATION = "none"
+
+    assert register(api_client).status_code == 201
+    assert mail.outbox == []
