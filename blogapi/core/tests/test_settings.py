@@ -25,6 +25,26 @@ GOOD_KEY = "k" * 50
             },
             "ACCOUNT_EMAIL_VERIFICATION must be",
         ),
+        (
+            {"DJANGO_SECRET_KEY": GOOD_KEY, "DJANGO_ALLOWED_HOSTS": "x", "AUTH_TOKEN_TTL": "soon"},
+            "AUTH_TOKEN_TTL must be a positive duration",
+        ),
+        (
+            {
+                "DJANGO_SECRET_KEY": GOOD_KEY,
+                "DJANGO_ALLOWED_HOSTS": "x",
+                "AUTH_TOKEN_IDLE_TTL": "0",
+            },
+            "AUTH_TOKEN_IDLE_TTL must be a positive duration",
+        ),
+        (
+            {
+                "DJANGO_SECRET_KEY": GOOD_KEY,
+                "DJANGO_ALLOWED_HOSTS": "x",
+                "AUTH_TOKEN_MAX_PER_USER": "0",
+            },
+            "AUTH_TOKEN_MAX_PER_USER must be a whole number",
+        ),
     ],
 )
 def test_production_refuses_to_start_misconfigured(env: dict[str, str], message: str) -> None:
@@ -75,3 +95,22 @@ def test_urls_configure_database_cache_and_mail() -> None:
     assert "5433" in out
     assert "RedisCache" in out
     assert "'mail.internal', 2525" in out
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("", "30 days, 0:00:00"),
+        ("3600", "1:00:00"),
+        ("P2D", "2 days, 0:00:00"),
+        ("PT12H", "12:00:00"),
+        ("1 02:00:00", "1 day, 2:00:00"),
+    ],
+)
+def test_token_lifetime_accepts_seconds_and_iso_durations(value: str, expected: str) -> None:
+    result = settings_in_subprocess(
+        {"DJANGO_DEBUG": "true", "AUTH_TOKEN_TTL": value}, "str(settings.AUTH_TOKEN_TTL)"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == repr(expected)
