@@ -15,8 +15,8 @@ from blogapi.accounts.devices import UNKNOWN_IP, client_ip
 class SessionLastSeenMiddleware:
     """Record when a browser session was last used, at most once per AUTH_TOKEN_TOUCH_INTERVAL.
 
-    allauth's USERSESSIONS_TRACK_ACTIVITY writes on every request; here an atomic cache.add()
-    decides who writes, and the session itself is not modified (its expiry does not slide).
+    allauth's USERSESSIONS_TRACK_ACTIVITY writes on every request; here a timestamp in the
+    cache decides, and the session itself is not modified (its expiry does not slide).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -27,10 +27,14 @@ class SessionLastSeenMiddleware:
         session = getattr(request, "session", None)
         # Only sessions a login opened (token requests may carry an anonymous session).
         if session is not None and session.session_key and session.get(SESSION_KEY):
-            session_key = session.session_key
-            interval = settings.AUTH_TOKEN_TOUCH_INTERVAL.total_seconds()
-            if cache.add(f"session-seen:{session_key}", 1, timeout=interval):
+            session_key, now = session.session_key, timezone.now()
+            interval = settings.AUTH_TOKEN_TOUCH_INTERVAL
+            seen_key = f"session-seen:{session_key}"
+            seen = cache.get(seen_key)
+            if seen is None or now - seen >= interval:
+                # Two racing requests may both write: the same idempotent UPDATE, twice.
+                cache.set(seen_key, now, timeout=2 * interval.total_seconds())
                 UserSession.objects.filter(session_key=session_key).update(
-                    last_seen_at=timezone.now(), ip=client_ip(request) or UNKNOWN_IP
+                    last_seen_at=now, ip=client_ip(request) or UNKNOWN_IP
                 )
         return response
