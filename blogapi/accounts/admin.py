@@ -1,5 +1,6 @@
 """Admin for users and their per-device tokens (no secret is ever stored or shown)."""
 
+from allauth.usersessions.models import UserSession
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
@@ -10,6 +11,8 @@ from blogapi.accounts.services.credentials_revoke import credentials_revoke_all
 
 
 class DeviceTokenInline(admin.TabularInline):
+    """Tokens by label and dates; deleting one here revokes it."""
+
     model = DeviceToken
     fields = ("label", "created_at", "last_used_at", "expires_at", "last_ip", "user_agent")
     readonly_fields = fields
@@ -21,9 +24,22 @@ class DeviceTokenInline(admin.TabularInline):
         return False
 
 
+class UserSessionInline(admin.TabularInline):
+    """Browser sessions, without the session key (it is the cookie's secret)."""
+
+    model = UserSession
+    fields = ("created_at", "last_seen_at", "ip", "user_agent")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    inlines = (DeviceTokenInline,)
+    inlines = (DeviceTokenInline, UserSessionInline)
     actions = ("revoke_all_credentials",)
 
     @admin.action(description="Revoke all tokens and sessions of the selected users")

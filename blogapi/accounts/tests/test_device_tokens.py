@@ -459,6 +459,24 @@ def test_admin_shows_tokens_without_any_secret(
         assert token.digest not in html, url
 
 
+def test_admin_shows_sessions_without_their_key(
+    alice: User, user_factory: Callable[..., User], client: Client
+) -> None:
+    browser_login(alice)
+    session = UserSession.objects.get()
+    client.force_login(user_factory("root", is_staff=True, is_superuser=True))
+
+    for url in (
+        f"/admin/accounts/user/{alice.pk}/change/",
+        "/admin/usersessions/usersession/",
+        f"/admin/usersessions/usersession/{session.pk}/change/",
+    ):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        assert "Firefox" in page.content.decode(), url
+        assert session.session_key not in page.content.decode(), url
+
+
 def test_admin_action_revokes_every_credential_of_a_user(
     alice: User, bob: User, user_factory: Callable[..., User], client: Client
 ) -> None:
