@@ -8,13 +8,15 @@ UV := $(VENV)/bin/uv
 PYTHON := $(VENV)/bin/python
 MANAGE := $(PYTHON) manage.py
 PORT ?= 8000
+# Exported: settings derive the dev SITE_URL (links in mails) from it.
+export PORT
 
 # uv must use this machine's python3, never download one.
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 # Values for the checks that load settings outside pytest (mypy plugin, manage.py checks).
-CHECK_ENV := DJANGO_SECRET_KEY=check-only-secret-key-not-for-production-000 \
+CHECK_ENV := DJANGO_SECRET_KEY=check-only-secret-key-not-for-production-0123456789 \
 	DJANGO_ALLOWED_HOSTS=localhost DATABASE_URL=sqlite:///:memory:
 
 .PHONY: help install run test lint typecheck checks pytest pytest-postgres fmt clean

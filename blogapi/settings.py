@@ -1,5 +1,7 @@
 """Settings for blogapi: one module, configured only by environment variables (see .env.example)."""
 
+import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -7,14 +9,20 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from blogapi.core.env import env_duration, env_positive_int
+from blogapi.core.env import (
+    env_count,
+    env_duration,
+    env_flag,
+    env_positive_int,
+    env_rate_limits,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 # --- Core -------------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/ref/settings/#debug
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
+DEBUG = env_flag(env, "DJANGO_DEBUG", default=False)
 
 # Production (DEBUG off) refuses to start on a missing or weak secret rather than run insecurely.
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
@@ -22,8 +30,9 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
     SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"  # noqa: S105
-elif not DEBUG and len(SECRET_KEY) < 32:
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 32 characters long.")
+elif not DEBUG and len(SECRET_KEY) < 50:
+    # 50, as `check --deploy` asks (security.W009).
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 characters long.")
 
 ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 if not ALLOWED_HOSTS:
@@ -35,6 +44,18 @@ if not ALLOWED_HOSTS:
 FRONTEND_URL = env.str("FRONTEND_URL", default="").rstrip("/")
 if FRONTEND_URL and urlsplit(FRONTEND_URL).scheme not in ("http", "https"):
     raise ImproperlyConfigured("FRONTEND_URL must be an http(s) URL, e.g. https://app.example.com")
+# This API's public base URL, for links to its own pages: configured, never taken from a request's
+# Host header. Default: the dev server in debug, else https:// + the first allowed host.
+SITE_URL = env.str("SITE_URL", default="").rstrip("/")
+if not SITE_URL:
+    if DEBUG:
+        SITE_URL = f"http://127.0.0.1:{env.int('PORT', default=8000)}"
+    elif ALLOWED_HOSTS[0].startswith((".", "*")):
+        raise ImproperlyConfigured("SITE_URL must be set when the first allowed host is a pattern.")
+    else:
+        SITE_URL = f"https://{ALLOWED_HOSTS[0]}"
+if urlsplit(SITE_URL).scheme not in ("http", "https"):
+    raise ImproperlyConfigured("SITE_URL must be an http(s) URL, e.g. https://api.example.com")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -59,15 +80,20 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "blogapi.core.middleware.ControlCharacterMiddleware",
+    "blogapi.core.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Rate-limit (429) and unavailable (503) errors raised outside DRF views, as JSON.
+    "blogapi.core.exceptions.APIExceptionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Required by allauth >= 0.56; without it startup fails (dj-rest-auth#555).
     "allauth.account.middleware.AccountMiddleware",
     "blogapi.accounts.middleware.SessionLastSeenMiddleware",
+    "blogapi.core.middleware_security.NoStoreAuthResponsesMiddleware",
 ]
 
 ROOT_URLCONF = "blogapi.urls"
@@ -102,6 +128,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # Tests use a file too: an in-memory test database is one connection shared by every
+    # thread, so the live-server race tests would prove nothing.
+    # One file per process, so simultaneous test runs never share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"blogapi-test-{os.getpid()}.sqlite3")
+    }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -118,7 +150,10 @@ else:
 # --- E-mail -----------------------------------------------------------------------------------
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-email-url
 _email = env.email_url("EMAIL_URL", default="consolemail://")
-EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+# Requests hand mail to a background sender (blogapi.core.mail), which delivers it through the
+# EMAIL_URL backend: no request waits for SMTP, and no SMTP failure changes an answer.
+EMAIL_BACKEND = "blogapi.core.mail.BackgroundEmailBackend"
+EMAIL_DELIVERY_BACKEND = _email["EMAIL_BACKEND"]
 EMAIL_HOST = _email.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = _email.get("EMAIL_PORT", 25)
 EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
@@ -131,17 +166,51 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Authentication ---------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    # Login by username or e-mail, as dj-rest-auth's LoginSerializer expects with allauth.
-    "allauth.account.auth_backends.AuthenticationBackend",
+# The one backend every password check goes through (dj-rest-auth, /api-auth/, /admin/, Basic):
+# allauth's (username or e-mail), with our rate limits checked before any hashing.
+AUTHENTICATION_BACKENDS = ["blogapi.accounts.backends.RateLimitedAuthenticationBackend"]
+
+# Rate limits: "count/window" (window in seconds, or with s/m/h). Override any of them with
+# RATE_LIMITS="login_failures=10/600,signup_ip=5/1h". Counters live in Redis when REDIS_URL is
+# set, else in the database: either way shared by every worker and server.
+RATE_LIMITS = env_rate_limits(
+    env,
+    "RATE_LIMITS",
+    {
+        # Failed logins (and wrong old passwords) per account; the right password is refused too.
+        "login_failures": "5/300",
+        # Password checks per client IP, across accounts (credential stuffing).
+        "login_ip": "30/60",
+        "signup_ip": "20/3600",
+        "password_reset_ip": "20/300",
+        # Mails per address, so nobody can flood an inbox.
+        "password_reset_address": "3/900",
+        "password_reset_confirm_ip": "20/300",
+        "verify_email_ip": "20/300",
+        "resend_email_ip": "20/300",
+        "resend_email_address": "3/900",
+    },
+)
+# Argon2id first (new hashes); the others only verify older hashes, which are then upgraded.
+PASSWORD_HASHERS = [
+    "blogapi.accounts.hashers.Argon2idPasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
+# NIST 800-63B / ASVS: 12 to 128 characters, no composition rules, blocklists instead.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "blogapi.accounts.validators.MaximumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "blogapi.accounts.validators.RepetitiveOrSequentialValidator"},
 ]
+# Reset links die after an hour (Django's default is three days).
+PASSWORD_RESET_TIMEOUT = 3600
 LOGIN_URL = "rest_framework:login"
 LOGIN_REDIRECT_URL = "/api/v1/"
 LOGOUT_REDIRECT_URL = "/api/v1/"
@@ -170,6 +239,8 @@ if ACCOUNT_EMAIL_VERIFICATION not in ("none", "optional", "mandatory"):
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[blogapi] "
 ACCOUNT_PREVENT_ENUMERATION = True
+# Security notices (password changed, password reset) to the account's address.
+ACCOUNT_EMAIL_NOTIFICATIONS = True
 
 # --- dj-rest-auth -----------------------------------------------------------------------------
 # https://dj-rest-auth.readthedocs.io/en/latest/configuration.html
@@ -183,6 +254,7 @@ REST_AUTH = {
         "blogapi.accounts.serializers.PasswordResetConfirmSerializer"
     ),
     "PASSWORD_RESET_SERIALIZER": "blogapi.accounts.serializers.PasswordResetSerializer",
+    "REGISTER_SERIALIZER": "blogapi.accounts.serializers.RegisterInputSerializer",
     "OLD_PASSWORD_FIELD_ENABLED": True,
     "LOGOUT_ON_PASSWORD_CHANGE": False,
     "SESSION_LOGIN": True,
@@ -201,6 +273,7 @@ if AUTH_BASIC_ENABLED:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": _authentication_classes,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["blogapi.accounts.throttles.ClientIPRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "blogapi.core.pagination.NewestFirstCursorPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_RENDERER_CLASSES": [
@@ -208,7 +281,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "blogapi.core.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -227,6 +300,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Static files, i18n -----------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/settings/#data-upload-max-memory-size
+# The API takes small JSON bodies; anything larger answers 413 (blogapi.core.middleware).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 LANGUAGE_CODE = "en-us"
@@ -235,16 +311,54 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Security ---------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
+# https://docs.djangoproject.com/en/5.2/ref/middleware/#module-django.middleware.security
+
+
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+# Not HttpOnly: a front-end's script reads this cookie to send X-CSRFToken.
+CSRF_COOKIE_HTTPONLY = False
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Production is HTTPS only. Each knob is for plain-HTTP test or internal deployments; turning one
+# off silences only its own deploy check, so `check --deploy` still guards the rest.
+SILENCED_SYSTEM_CHECKS: list[str] = []
+if DEBUG:
+    SECURE_SSL_REDIRECT = False
+    SECURE_HSTS_SECONDS = 0
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
+else:
+    SECURE_SSL_REDIRECT = env_flag(env, "DJANGO_SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env_count(env, "DJANGO_HSTS_SECONDS", default=365 * 24 * 60 * 60)
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_flag(
+        env, "DJANGO_SECURE_COOKIES", default=True
+    )
+    if not SECURE_SSL_REDIRECT:
+        SILENCED_SYSTEM_CHECKS.append("security.W008")  # the operator chose to serve plain HTTP
+    if not SECURE_HSTS_SECONDS:
+        SILENCED_SYSTEM_CHECKS.append("security.W004")  # the operator chose no HSTS
+    if not SESSION_COOKIE_SECURE:
+        # The operator chose cookies that also travel over plain HTTP.
+        SILENCED_SYSTEM_CHECKS += ["security.W012", "security.W016"]
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+# No preload: it binds every subdomain of the registrable domain to HTTPS for months, cannot be
+# undone quickly, and only the apex domain's owner can submit it; the API host does not decide that.
+SECURE_HSTS_PRELOAD = False
+SILENCED_SYSTEM_CHECKS.append("security.W021")
+
+# Reverse proxies in front of the app that we run (0: clients connect directly). They must
+# overwrite X-Forwarded-Proto and append to X-Forwarded-For, or a client could forge either.
+TRUSTED_PROXY_COUNT = env_count(env, "TRUSTED_PROXY_COUNT", default=0)
+# allauth's client-IP rule (rate limits; blogapi.accounts.devices.client_ip) reads X-Forwarded-For.
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+if TRUSTED_PROXY_COUNT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {
     "version": 1,

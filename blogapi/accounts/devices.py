@@ -36,7 +36,10 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 def user_agent(request: HttpRequest) -> str:
-    return str(request.META.get("HTTP_USER_AGENT", ""))[:USER_AGENT_MAX_LENGTH]
+    """The User-Agent header as printable text, at most USER_AGENT_MAX_LENGTH characters."""
+    # PostgreSQL refuses NUL in text (a 500), and control characters only garble admin pages.
+    agent = "".join(c for c in str(request.META.get("HTTP_USER_AGENT", "")) if c.isprintable())
+    return agent[:USER_AGENT_MAX_LENGTH]
 
 
 def device_label(agent: str) -> str:

@@ -7,7 +7,9 @@ rows while authenticating. This model adds exactly those, and nothing else.
 """
 
 import hashlib
+import unicodedata
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -22,8 +24,30 @@ def token_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def canonical_email(email: str) -> str:
+    """One spelling per mailbox name for uniqueness: NFKC, then Unicode case-insensitive.
+
+    Upper-casing first folds look-alikes that lower-casing keeps apart ('m\u0131ke' and 'mike' both
+    become 'MIKE'), so they cannot be two accounts, and a lookup by one never mails the other.
+    The database's own UPPER() differs between SQLite (ASCII only) and PostgreSQL: hence a column.
+    """
+    return unicodedata.normalize("NFKC", email.strip()).upper().casefold()
+
+
 class User(AbstractUser):
     """A blog author or reader; authentication data lives in allauth and the token tables."""
+
+    # NULL, not '', for users without an address: unique allows many NULLs but one ''.
+    email_canonical = models.CharField(  # noqa: DJ001
+        max_length=254, unique=True, null=True, editable=False
+    )
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.email_canonical = canonical_email(self.email) or None
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "email" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "email_canonical"}
+        super().save(*args, **kwargs)
 
 
 class DeviceTokenQuerySet(models.QuerySet["DeviceToken"]):

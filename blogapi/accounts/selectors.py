@@ -67,7 +67,8 @@ def credential_list_for_user(
 def credential_get_for_user(*, user: User, credential_id: str) -> DeviceToken | UserSession | None:
     """The user's own token or session by list id; None for anything else (incl. others')."""
     kind, _, number = credential_id.partition("-")
-    if not number.isdigit() or len(number) > 18:
+    # isascii(): str.isdigit() also accepts superscripts and other scripts' digits.
+    if not (number.isascii() and number.isdigit()) or len(number) > 18:
         return None
     if kind == "token":
         return DeviceToken.objects.filter(user=user, pk=int(number)).first()

@@ -2,18 +2,37 @@
 
 from typing import Any
 
+from allauth.account import app_settings as allauth_settings
+from allauth.account.adapter import get_adapter
 from dj_rest_auth import serializers as rest_auth_serializers
+from dj_rest_auth.registration.serializers import RegisterSerializer
 from django.contrib.auth import SESSION_KEY
 from rest_framework import serializers
 
 from blogapi.accounts.forms import PasswordResetForm
-from blogapi.accounts.models import DeviceToken, User
+from blogapi.accounts.limits import old_password_is_right
+from blogapi.accounts.models import DeviceToken, User, canonical_email
 from blogapi.accounts.services.credentials_revoke import credentials_revoke_all
+from blogapi.accounts.services.password_reset_confirm import password_reset_confirm
 from blogapi.accounts.services.user_session_record import user_session_record
+from blogapi.accounts.validators import MAX_PASSWORD_LENGTH
+
+
+def password_field(**kwargs: Any) -> serializers.CharField:
+    """A password as typed: never trimmed (spaces count), at most 128 characters, never echoed."""
+    return serializers.CharField(
+        max_length=MAX_PASSWORD_LENGTH,
+        trim_whitespace=False,
+        write_only=True,
+        style={"input_type": "password"},
+        **kwargs,
+    )
 
 
 class LoginInputSerializer(rest_auth_serializers.LoginSerializer):
     """dj-rest-auth's login plus an optional `device` label for the token it issues."""
+
+    password = password_field()
 
     device = serializers.CharField(
         required=False,
@@ -23,14 +42,56 @@ class LoginInputSerializer(rest_auth_serializers.LoginSerializer):
     )
 
 
+def email_verification_is_mandatory() -> bool:
+    return bool(
+        allauth_settings.EMAIL_VERIFICATION == allauth_settings.EmailVerificationMethod.MANDATORY
+    )
+
+
 class TokenOutputSerializer(serializers.Serializer):
     """`{"key": ...}`: the new token's key, shown this once and never again."""
 
     key = serializers.CharField(read_only=True)
 
 
+class RegisterInputSerializer(RegisterSerializer):
+    """dj-rest-auth's registration: passwords exactly as typed, addresses unique by canonical form.
+
+    With mandatory verification a taken address is not an error (that would reveal accounts):
+    `email_taken` tells the view to mail the owner and answer as for a new address.
+    """
+
+    password1 = password_field()
+    password2 = password_field()
+    email_taken = False
+
+    def validate_email(self, email: str) -> str:
+        email = get_adapter().clean_email(email)
+        canonical = canonical_email(email)
+        self.email_taken = User.objects.filter(email_canonical=canonical).exists()
+        if self.email_taken and not email_verification_is_mandatory():
+            raise serializers.ValidationError(
+                "A user is already registered with this e-mail address."
+            )
+        return email
+
+
 class PasswordChangeSerializer(rest_auth_serializers.PasswordChangeSerializer):
     """dj-rest-auth's change (old password required); then every other credential is revoked."""
+
+    old_password = password_field()
+    new_password1 = password_field()
+    new_password2 = password_field()
+
+    def validate_old_password(self, value: str) -> str:
+        """Checked under the login limits: a stolen session cannot guess the password."""
+        if not old_password_is_right(
+            request=self.context["request"], user=self.user, password=value
+        ):
+            raise serializers.ValidationError(
+                "Your old password was entered incorrectly. Please enter it again."
+            )
+        return value
 
     def save(self) -> None:
         super().save()
@@ -44,15 +105,19 @@ class PasswordChangeSerializer(rest_auth_serializers.PasswordChangeSerializer):
         )
         if keep_session_key:
             user_session_record(request=request, user=self.user)
+        get_adapter(request).send_notification_mail("account/email/password_changed", self.user)
 
 
-class PasswordResetConfirmSerializer(rest_auth_serializers.PasswordResetConfirmSerializer):
-    """dj-rest-auth's reset confirm; then every credential of the user is revoked."""
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    """The reset link's uid and token and the new password; checked under a lock in save()."""
 
-    def save(self) -> Any:
-        user = super().save()
-        credentials_revoke_all(user=self.user)
-        return user
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+    new_password1 = password_field()
+    new_password2 = password_field()
+
+    def save(self, **kwargs: Any) -> User:
+        return password_reset_confirm(request=self.context["request"], **self.validated_data)
 
 
 class PasswordResetSerializer(rest_auth_serializers.PasswordResetSerializer):

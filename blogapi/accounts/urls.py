@@ -14,6 +14,19 @@ urlpatterns = [
     re_path(r"^dj-rest-auth/registration/?$", views.RegisterView.as_view(), name="register"),
     re_path(r"^dj-rest-auth/login/?$", views.LoginView.as_view(), name="login"),
     re_path(r"^dj-rest-auth/logout/?$", views.LogoutView.as_view(), name="logout"),
+    re_path(
+        r"^dj-rest-auth/registration/resend-email/?$",
+        views.ResendEmailView.as_view(),
+        name="resend-email",
+    ),
+    re_path(
+        r"^dj-rest-auth/password/reset/?$", views.PasswordResetView.as_view(), name="password-reset"
+    ),
+    re_path(
+        r"^dj-rest-auth/password/reset/confirm/?$",
+        views.PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
     path("dj-rest-auth/logout-all/", views.LogoutAllView.as_view(), name="logout-all"),
     path("dj-rest-auth/tokens/", views.CredentialListView.as_view(), name="credential-list"),
     path(

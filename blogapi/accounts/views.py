@@ -6,8 +6,12 @@ from allauth.account import app_settings as allauth_settings
 from allauth.account.utils import complete_signup
 from dj_rest_auth.app_settings import api_settings as rest_auth_settings
 from dj_rest_auth.registration.views import RegisterView as BaseRegisterView
+from dj_rest_auth.registration.views import ResendEmailVerificationView
 from dj_rest_auth.views import LoginView as BaseLoginView
+from dj_rest_auth.views import PasswordResetConfirmView as BasePasswordResetConfirmView
+from dj_rest_auth.views import PasswordResetView as BasePasswordResetView
 from django.contrib.auth import logout
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
@@ -19,13 +23,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from blogapi.accounts.devices import client_ip
 from blogapi.accounts.models import DeviceToken, User
 from blogapi.accounts.selectors import credential_get_for_user, credential_list_for_user
 from blogapi.accounts.serializers import (
     CredentialOutputSerializer,
     UserOutputSerializer,
     VerifyEmailInputSerializer,
+    email_verification_is_mandatory,
 )
+from blogapi.accounts.services.account_exists_notice_send import account_exists_notice_send
 from blogapi.accounts.services.credentials_revoke import (
     credentials_in_use_revoke,
     credentials_revoke_all,
@@ -34,7 +41,9 @@ from blogapi.accounts.services.credentials_revoke import (
 )
 from blogapi.accounts.services.device_token_create import device_token_create
 from blogapi.accounts.services.email_address_confirm import email_address_confirm
+from blogapi.accounts.services.email_confirmation_resend import email_confirmation_resend
 from blogapi.accounts.services.user_signup_complete import user_signup_complete
+from blogapi.core import ratelimit
 from blogapi.core.pagination import OldestIdFirstCursorPagination
 
 _DetailSerializer = inline_serializer("Detail", {"detail": serializers.CharField()})
@@ -63,15 +72,43 @@ class UserDetailView(generics.RetrieveAPIView):
 
 
 class RegisterView(BaseRegisterView):
-    """dj-rest-auth's registration, answering the key of a new per-device token (201)."""
+    """dj-rest-auth's registration: a new per-device token (201); atomic and race-safe.
 
-    def perform_create(self, serializer: Any) -> User:
+    With mandatory verification a taken address gets the same answer as a new one (its owner is
+    mailed instead), so registration reveals no accounts.
+    """
+
+    rate_limit_scope = "signup_ip"
+    issued_key: str | None = None
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            with transaction.atomic():
+                return super().create(request, *args, **kwargs)
+        except IntegrityError:
+            # A simultaneous registration took the username or address between check and insert.
+            return self._lost_race_response(request)
+
+    def _lost_race_response(self, request: Request) -> Response:
+        username = str(request.data.get("username", ""))
+        if User.objects.filter(username__iexact=username).exists():
+            error = {"username": ["A user with that username already exists."]}
+            return Response(error, status=status.HTTP_400_BAD_REQUEST)
+        if email_verification_is_mandatory():
+            return Response(self.get_response_data(None), status=status.HTTP_201_CREATED)
+        error = {"email": ["A user is already registered with this e-mail address."]}
+        return Response(error, status=status.HTTP_400_BAD_REQUEST)
+
+    def perform_create(self, serializer: Any) -> User | None:
+        if serializer.email_taken:
+            account_exists_notice_send(
+                request=self.request,
+                email=serializer.validated_data["email"],
+                password=serializer.validated_data["password1"],
+            )
+            return None
         user: User = serializer.save(self.request)
-        self.issued_key: str | None = None
-        if (
-            allauth_settings.EMAIL_VERIFICATION
-            != allauth_settings.EmailVerificationMethod.MANDATORY
-        ):
+        if not email_verification_is_mandatory():
             self.issued_key = device_token_create(user=user, request=self.request).key
         if _from_html_form(self.request):
             # The browsable API's form: allauth signs the browser in, as in the book.
@@ -80,7 +117,7 @@ class RegisterView(BaseRegisterView):
             user_signup_complete(request=self.request, user=user)
         return user
 
-    def get_response_data(self, user: User) -> dict[str, Any]:
+    def get_response_data(self, user: User | None) -> dict[str, Any]:
         if self.issued_key is None:
             return {"detail": "Verification e-mail sent."}
         return {"key": self.issued_key}
@@ -95,6 +132,31 @@ class LoginView(BaseLoginView):
     def process_login(self) -> None:
         if _from_html_form(self.request):
             super().process_login()
+
+
+class ResendEmailView(ResendEmailVerificationView):
+    """dj-rest-auth's resend, limited per IP and per address; the same answer for any address."""
+
+    rate_limit_scope = "resend_email_ip"
+
+    @extend_schema(responses={200: _DetailSerializer, 429: _DetailSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        email_confirmation_resend(request=request, email=serializer.validated_data["email"])
+        return Response({"detail": "ok"})
+
+
+class PasswordResetView(BasePasswordResetView):
+    """dj-rest-auth's reset request, limited per IP (and per address, in the form)."""
+
+    rate_limit_scope = "password_reset_ip"
+
+
+class PasswordResetConfirmView(BasePasswordResetConfirmView):
+    """dj-rest-auth's reset confirm, limited per IP; the link works once."""
+
+    rate_limit_scope = "password_reset_confirm_ip"
 
 
 class LogoutView(APIView):
@@ -153,6 +215,7 @@ class VerifyEmailView(APIView):
     """Confirm an e-mail address with the key from the confirmation e-mail (single use)."""
 
     permission_classes = (permissions.AllowAny,)
+    rate_limit_scope = "verify_email_ip"
 
     @extend_schema(
         request=VerifyEmailInputSerializer,
@@ -179,6 +242,7 @@ class EmailConfirmPageView(View):
         return render(request, self.template_name, {"state": "ask"})
 
     def post(self, request: HttpRequest, key: str) -> HttpResponse:
+        ratelimit.consume("verify_email_ip", client_ip(request) or "unknown")
         if email_address_confirm(request=request, key=key) is None:
             return render(request, self.template_name, {"state": "invalid"}, status=400)
         return render(request, self.template_name, {"state": "done"})
@@ -194,6 +258,7 @@ class PasswordResetPageView(View):
         return render(request, self.template_name, {"state": "ask"})
 
     def post(self, request: HttpRequest, uid: str, token: str) -> HttpResponse:
+        ratelimit.consume("password_reset_confirm_ip", client_ip(request) or "unknown")
         # The same serializer as POST /api/v1/dj-rest-auth/password/reset/confirm/: one flow.
         data: dict[str, Any] = {
             "uid": uid,
@@ -204,11 +269,13 @@ class PasswordResetPageView(View):
         serializer = rest_auth_settings.PASSWORD_RESET_CONFIRM_SERIALIZER(
             data=data, context={"request": request}
         )
-        if not serializer.is_valid():
-            errors = serializer.errors
+        try:
+            serializer.is_valid(raise_exception=True)
+            serializer.save()
+        except serializers.ValidationError as error:
+            errors = error.detail if isinstance(error.detail, dict) else {"": error.detail}
             state = "invalid" if ("uid" in errors or "token" in errors) else "ask"
             return render(
                 request, self.template_name, {"state": state, "errors": errors}, status=400
             )
-        serializer.save()
         return render(request, self.template_name, {"state": "done"})

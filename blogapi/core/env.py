@@ -6,6 +6,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.dateparse import parse_duration
 
+from blogapi.core.rates import parse_rate
+
 
 def env_duration(env: environ.Env, name: str, default: timedelta) -> timedelta:
     """A positive duration: seconds (`3600`), `D HH:MM:SS` (`7 00:00:00`) or ISO 8601 (`P30D`)."""
@@ -26,3 +28,42 @@ def env_positive_int(env: environ.Env, name: str, default: int) -> int:
     if value < 1:
         raise ImproperlyConfigured(f"{name} must be a whole number of at least 1.")
     return int(value)
+
+
+def env_rate_limits(env: environ.Env, name: str, defaults: dict[str, str]) -> dict[str, str]:
+    """The default rates, with overrides like `login_failures=10/600,signup_ip=5/1h`."""
+    rates = dict(defaults)
+    for item in env.list(name, default=[]):
+        scope, _, rate = item.partition("=")
+        if scope.strip() not in defaults:
+            known = ", ".join(sorted(defaults))
+            raise ImproperlyConfigured(f"{name}: unknown scope {scope.strip()!r} (known: {known}).")
+        parse_rate(rate)
+        rates[scope.strip()] = rate.strip()
+    return rates
+
+
+def env_flag(env: environ.Env, name: str, *, default: bool) -> bool:
+    """true/false (or 1/0, yes/no, on/off); anything else refuses to start.
+
+    django-environ's env.bool reads a typo such as 'ture' as false: a security switch must not
+    fail open.
+    """
+    raw = env.str(name, default="").strip().lower()
+    if not raw:
+        return default
+    if raw in ("true", "1", "yes", "on"):
+        return True
+    if raw in ("false", "0", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
+
+
+def env_count(env: environ.Env, name: str, *, default: int) -> int:
+    """A whole number ≥ 0; anything else refuses to start."""
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()):
+        raise ImproperlyConfigured(f"{name} must be a whole number of at least 0, not {raw!r}.")
+    return int(raw)

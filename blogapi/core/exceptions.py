@@ -1,6 +1,9 @@
 """JSON bodies for the errors Django answers outside DRF, in DRF's `{"detail": ...}` shape."""
 
-from django.http import HttpRequest, JsonResponse
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from rest_framework.exceptions import APIException
 
 
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
@@ -23,3 +26,23 @@ def json_permission_denied(
 ) -> JsonResponse:
     """403 for requests Django itself refuses outside DRF."""
     return JsonResponse({"detail": "Permission denied."}, status=403)
+
+
+class APIExceptionMiddleware:
+    """Renders DRF exceptions raised outside DRF views (e.g. a rate limit hit by the admin login
+    through the authentication backend) as the same JSON with the same headers."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, APIException):
+            return None
+        response = JsonResponse({"detail": str(exception.detail)}, status=exception.status_code)
+        wait = getattr(exception, "wait", None)
+        if wait is not None:
+            response["Retry-After"] = str(int(wait))
+        return response

@@ -18,6 +18,11 @@ def email_address_confirm(*, request: HttpRequest, key: str) -> EmailAddress | N
             .filter(key=key.lower())
             .first()
         )
-    if confirmation is None or confirmation.email_address.verified:
+    if confirmation is None:
         return None
+    # The row lock makes the key single-use even when confirms race: the loser sees verified.
+    address = EmailAddress.objects.select_for_update().get(pk=confirmation.email_address.pk)
+    if address.verified:
+        return None
+    confirmation.email_address = address
     return confirmation.confirm(request)

@@ -11,8 +11,11 @@ from blogapi.accounts.links import password_reset_url
 from blogapi.accounts.models import User
 
 
-def password_reset_email_send(*, request: HttpRequest, email: str, users: Iterable[User]) -> None:
-    """Send one reset mail per user; the link works once and dies with any login or new password."""
+def password_reset_email_send(*, request: HttpRequest, users: Iterable[User]) -> None:
+    """Send one reset mail per user, to the address on file (never to the typed spelling).
+
+    The link works once, for an hour, and dies with any login or new password.
+    """
     adapter = get_adapter(request)
     for user in users:
         token = default_token_generator.make_token(user)
@@ -21,7 +24,7 @@ def password_reset_email_send(*, request: HttpRequest, email: str, users: Iterab
             "username": user_username(user),
             "uid": user_pk_to_url_str(user),
             "token": token,
-            "password_reset_url": password_reset_url(request, user, token),
+            "password_reset_url": password_reset_url(user=user, token=token),
             "request": request,
         }
-        adapter.send_mail("account/email/password_reset_key", email, context)
+        adapter.send_mail("account/email/password_reset_key", user.email, context)

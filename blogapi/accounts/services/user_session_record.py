@@ -11,6 +11,10 @@ from blogapi.accounts.models import User
 # refuses requests without a client IP, so we record the row ourselves.
 
 
+# allauth's column holds 200 characters (ours 256): PostgreSQL refuses longer.
+USER_AGENT_COLUMN = 200
+
+
 def user_session_record(*, request: HttpRequest, user: User) -> None:
     """Create or refresh the row of the request's session after a login or password change."""
     if not request.session.session_key:
@@ -20,7 +24,7 @@ def user_session_record(*, request: HttpRequest, user: User) -> None:
         defaults={
             "user": user,
             "ip": client_ip(request) or UNKNOWN_IP,
-            "user_agent": user_agent(request),
+            "user_agent": user_agent(request)[:USER_AGENT_COLUMN],
             "last_seen_at": timezone.now(),
         },
     )

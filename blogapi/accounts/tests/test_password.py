@@ -221,3 +221,30 @@ def test_bad_reset_requests_are_a_400(api_client: APIClient, db: None, email: st
 
     assert response.status_code == 400
     assert "email" in response.json()
+
+
+@pytest.mark.parametrize("path", [RESET, "/api/v1/dj-rest-auth/registration/"])
+def test_mailed_links_ignore_the_requests_host_headers(
+    api_client: APIClient, alice: User, settings: Any, path: str
+) -> None:
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.USE_X_FORWARDED_HOST = True
+    settings.SITE_URL = "https://api.example.com"
+    body = (
+        {"email": "alice@example.com"}
+        if path == RESET
+        else {
+            "username": "carol",
+            "email": "carol@example.com",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        }
+    )
+
+    api_client.post(
+        path, body, format="json", HTTP_HOST="evil.example", HTTP_X_FORWARDED_HOST="evil.example"
+    )
+
+    assert "https://api.example.com/api/v1/dj-rest-auth/" in mail.outbox[-1].body
+    assert "evil" not in mail.outbox[-1].body
+    assert "evil" not in mail.outbox[-1].subject

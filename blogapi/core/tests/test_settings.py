@@ -11,7 +11,7 @@ GOOD_KEY = "k" * 50
     ("env", "message"),
     [
         ({"DJANGO_ALLOWED_HOSTS": "api.example.com"}, "DJANGO_SECRET_KEY must be set"),
-        ({"DJANGO_SECRET_KEY": "short", "DJANGO_ALLOWED_HOSTS": "x"}, "at least 32 characters"),
+        ({"DJANGO_SECRET_KEY": "short", "DJANGO_ALLOWED_HOSTS": "x"}, "at least 50 characters"),
         ({"DJANGO_SECRET_KEY": GOOD_KEY}, "DJANGO_ALLOWED_HOSTS must be set"),
         (
             {"DJANGO_SECRET_KEY": GOOD_KEY, "DJANGO_ALLOWED_HOSTS": "x", "FRONTEND_URL": "app"},
@@ -67,7 +67,7 @@ def test_production_starts_with_secret_key_and_hosts() -> None:
 def test_development_defaults_need_no_env() -> None:
     result = settings_in_subprocess(
         {"DJANGO_DEBUG": "true"},
-        "settings.DATABASES['default']['ENGINE'], settings.EMAIL_BACKEND, "
+        "settings.DATABASES['default']['ENGINE'], settings.EMAIL_DELIVERY_BACKEND, "
         "settings.DATABASES['default']['OPTIONS']['transaction_mode']",
     )
 
@@ -111,6 +111,55 @@ def test_token_lifetime_accepts_seconds_and_iso_durations(value: str, expected: 
     result = settings_in_subprocess(
         {"DJANGO_DEBUG": "true", "AUTH_TOKEN_TTL": value}, "str(settings.AUTH_TOKEN_TTL)"
     )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == repr(expected)
+
+
+PRODUCTION = {"DJANGO_SECRET_KEY": GOOD_KEY, "DJANGO_ALLOWED_HOSTS": "api.example.com,x"}
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"RATE_LIMITS": "login_failures=many"}, "A rate is N/seconds"),
+        ({"RATE_LIMITS": "logins=5/60"}, "unknown scope 'logins'"),
+        ({"RATE_LIMITS": "signup_ip=0/60"}, "A rate is N/seconds"),
+        ({"SITE_URL": "api.example.com"}, "SITE_URL must be an http(s) URL"),
+        ({"DJANGO_ALLOWED_HOSTS": ".example.com"}, "SITE_URL must be set"),
+        ({"DJANGO_SECURE_COOKIES": "ture"}, "DJANGO_SECURE_COOKIES must be true or false"),
+    ],
+)
+def test_production_refuses_bad_limits_and_urls(env: dict[str, str], message: str) -> None:
+    result = settings_in_subprocess({**PRODUCTION, **env})
+
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_rate_limits_can_be_overridden_one_by_one() -> None:
+    result = settings_in_subprocess(
+        {**PRODUCTION, "RATE_LIMITS": "login_failures=10/600, signup_ip=5/1h"},
+        "settings.RATE_LIMITS['login_failures'], settings.RATE_LIMITS['signup_ip'], "
+        "settings.RATE_LIMITS['login_ip']",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "('10/600', '5/1h', '30/60')"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (PRODUCTION, "https://api.example.com"),
+        ({**PRODUCTION, "SITE_URL": "https://blog.example.org/"}, "https://blog.example.org"),
+        ({"DJANGO_DEBUG": "true", "PORT": "9000"}, "http://127.0.0.1:9000"),
+    ],
+)
+def test_site_url_for_mailed_links_is_configured_not_requested(
+    env: dict[str, str], expected: str
+) -> None:
+    result = settings_in_subprocess(env, "settings.SITE_URL")
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == repr(expected)

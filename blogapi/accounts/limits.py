@@ -1,0 +1,56 @@
+"""The rate limits of the authentication flows: which counter each attempt is charged to."""
+
+from django.db.models import Q
+from django.http import HttpRequest
+
+from blogapi.accounts.devices import client_ip
+from blogapi.accounts.models import User
+from blogapi.core import ratelimit
+
+LOGIN_FAILURES = "login_failures"
+LOGIN_IP = "login_ip"
+
+
+def _account_key(identifier: str) -> str:
+    """One counter per account whether it is named by username or e-mail; else per name."""
+    if "\x00" not in identifier:
+        pk = (
+            User.objects.filter(Q(username__iexact=identifier) | Q(email__iexact=identifier))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if pk is not None:
+            return f"user:{pk}"
+    return "name:" + identifier.casefold()
+
+
+def login_attempt_start(*, request: HttpRequest | None, identifier: str) -> str:
+    """Charge a password check before any hashing; returns the account key to refund on success.
+
+    Charging first (rather than counting failures afterwards) means racing attempts cannot all
+    slip past the limit: only the first few get a password check at all.
+    """
+    ratelimit.consume(LOGIN_IP, (client_ip(request) if request else None) or "unknown")
+    account = _account_key(identifier)
+    ratelimit.consume(LOGIN_FAILURES, account)
+    return account
+
+
+def login_attempt_succeeded(account: str) -> None:
+    """A right password: it does not count as a failure (interleaved successes reset nothing)."""
+    ratelimit.refund(LOGIN_FAILURES, account)
+
+
+def login_failures_clear(*, user: User) -> None:
+    """After a password reset the owner may log in at once."""
+    ratelimit.clear(LOGIN_FAILURES, f"user:{user.pk}")
+
+
+def old_password_is_right(*, request: HttpRequest, user: User, password: str) -> bool:
+    """Check a re-entered password under the same limits as a login to that account."""
+    account = login_attempt_start(request=request, identifier=user.get_username())
+    if user.check_password(password):
+        login_attempt_succeeded(account)
+        return True
+    return False

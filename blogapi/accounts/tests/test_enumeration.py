@@ -1,0 +1,187 @@
+"""No endpoint tells whether an address has an account: same status, body and time."""
+
+import statistics
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.core import mail
+from rest_framework.test import APIClient
+
+from blogapi.accounts.models import User
+from blogapi.core import mail as background_mail
+from conftest import PASSWORD
+
+REGISTER = "/api/v1/dj-rest-auth/registration/"
+RESET = "/api/v1/dj-rest-auth/password/reset/"
+RESEND = "/api/v1/dj-rest-auth/registration/resend-email/"
+UNLIMITED = {scope: "100000/60" for scope in django_settings.RATE_LIMITS}
+
+
+@pytest.fixture
+def mandatory(settings: Any) -> None:
+    settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+
+
+@pytest.fixture
+def unlimited(settings: Any) -> None:
+    settings.RATE_LIMITS = UNLIMITED
+
+
+@pytest.fixture
+def background_mail_to_outbox(settings: Any) -> None:
+    """The production path: the request queues, a sender thread delivers (here to the outbox)."""
+    settings.EMAIL_BACKEND = "blogapi.core.mail.BackgroundEmailBackend"
+    settings.EMAIL_DELIVERY_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+def register(client: APIClient, username: str, email: str) -> Any:
+    return client.post(
+        REGISTER,
+        {"username": username, "email": email, "password1": PASSWORD, "password2": PASSWORD},
+        format="json",
+    )
+
+
+@pytest.mark.usefixtures("mandatory")
+def test_registering_a_taken_address_answers_like_a_new_one(
+    api_client: APIClient, alice: User
+) -> None:
+    new = register(api_client, "carol", "carol@example.com")
+    taken = register(api_client, "mallory", "alice@example.com")
+
+    assert taken.status_code == new.status_code == 201
+    assert taken.json() == new.json() == {"detail": "Verification e-mail sent."}
+    assert not User.objects.filter(username="mallory").exists()
+    to_alice = [m for m in mail.outbox if m.to == ["alice@example.com"]]
+    assert len(to_alice) == 1
+    assert "already" in to_alice[0].body.lower()
+    assert PASSWORD not in to_alice[0].body
+
+
+def test_with_optional_verification_a_taken_address_is_a_400(
+    api_client: APIClient, alice: User
+) -> None:
+    response = register(api_client, "mallory", "Alice@Example.com")
+
+    assert response.status_code == 400
+    assert "email" in response.json()
+
+
+@pytest.mark.parametrize("path", [RESET, RESEND])
+def test_mail_requests_answer_alike_for_known_and_unknown_addresses(
+    api_client: APIClient, user_factory: Callable[..., User], path: str
+) -> None:
+    user_factory("alice", email_verified=False)
+
+    known = api_client.post(path, {"email": "alice@example.com"}, format="json")
+    unknown = api_client.post(path, {"email": "nobody@example.com"}, format="json")
+
+    assert known.status_code == unknown.status_code == 200
+    assert known.json() == unknown.json()
+    assert known.headers.keys() == unknown.headers.keys()
+    assert [m.to for m in mail.outbox] == [["alice@example.com"]]
+
+
+def test_a_look_alike_address_never_receives_the_owners_reset_link(
+    api_client: APIClient, user_factory: Callable[..., User]
+) -> None:
+    user_factory("mike", email="mike@example.com")
+
+    response = api_client.post(RESET, {"email": "m\u0131ke@example.com"}, format="json")
+
+    assert response.status_code == 200
+    assert [m.to for m in mail.outbox] == [["mike@example.com"]]
+
+
+@pytest.mark.parametrize(
+    "look_alike", ["m\u0131ke@example.com", "MIKE@example.com", "mike@EXAMPLE.com"]
+)
+def test_look_alike_addresses_cannot_register_twice(
+    api_client: APIClient, user_factory: Callable[..., User], look_alike: str
+) -> None:
+    user_factory("mike", email="mike@example.com")
+
+    response = register(api_client, "mallory", look_alike)
+
+    assert response.status_code == 400
+    assert User.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("background_mail_to_outbox")
+def test_mail_is_delivered_by_the_background_sender(api_client: APIClient, alice: User) -> None:
+    mail.outbox.clear()
+
+    response = api_client.post(RESET, {"email": "alice@example.com"}, format="json")
+
+    assert response.status_code == 200
+    assert background_mail.wait_until_sent(timeout=10)
+    assert [m.to for m in mail.outbox] == [["alice@example.com"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_mail_server_changes_no_answer(
+    api_client: APIClient, alice: User, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.EMAIL_BACKEND = "blogapi.core.mail.BackgroundEmailBackend"
+    settings.EMAIL_DELIVERY_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
+    monkeypatch.setattr(background_mail, "RETRY_DELAYS", (0.01,))
+
+    reset = api_client.post(RESET, {"email": "alice@example.com"}, format="json")
+    signup = register(api_client, "carol", "carol@example.com")
+
+    assert reset.status_code == 200
+    assert reset.json() == {"detail": "Password reset e-mail has been sent."}
+    assert signup.status_code == 201
+    assert User.objects.filter(username="carol").exists()
+    assert background_mail.wait_until_sent(timeout=20)
+
+
+def median_ms(durations: list[float]) -> float:
+    return statistics.median(durations) * 1000
+
+
+def timed(call: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    response = call()
+    elapsed = time.perf_counter() - start
+    assert response.status_code < 300, response.content
+    return elapsed
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("unlimited", "background_mail_to_outbox")
+@pytest.mark.parametrize("path", [RESET, RESEND])
+def test_known_and_unknown_addresses_take_the_same_time(
+    api_client: APIClient, user_factory: Callable[..., User], path: str
+) -> None:
+    user_factory("alice", email_verified=False)
+    known, unknown = [], []
+    for _ in range(100):
+        known.append(timed(lambda: api_client.post(path, {"email": "alice@example.com"})))
+        unknown.append(timed(lambda: api_client.post(path, {"email": "nobody@example.com"})))
+
+    assert abs(median_ms(known) - median_ms(unknown)) < 20
+    assert background_mail.wait_until_sent(timeout=30)
+
+
+@pytest.mark.slow_hasher
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("unlimited", "mandatory", "background_mail_to_outbox")
+def test_registration_takes_the_same_time_for_taken_and_new_addresses(
+    api_client: APIClient, user_factory: Callable[..., User]
+) -> None:
+    user_factory("alice")
+    taken, new = [], []
+    for i in range(100):
+        taken.append(timed(partial(register, api_client, f"taken{i}", "alice@example.com")))
+        new.append(timed(partial(register, api_client, f"new{i}", f"new{i}@example.com")))
+
+    assert abs(median_ms(taken) - median_ms(new)) < 20
+    assert User.objects.count() == 101
+    assert background_mail.wait_until_sent(timeout=30)
