@@ -186,6 +186,8 @@ RATE_LIMITS = env_rate_limits(
         # Mails per address, so nobody can flood an inbox.
         "password_reset_address": "3/900",
         "password_reset_confirm_ip": "20/300",
+        # Failed token checks per client IP (guessing is hopeless; this bounds the load).
+        "token_failures_ip": "60/60",
         "verify_email_ip": "20/300",
         "resend_email_ip": "20/300",
         "resend_email_address": "3/900",

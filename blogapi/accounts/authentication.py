@@ -1,15 +1,15 @@
 """DRF authentication classes used by the API."""
 
 import re
-from typing import Any
+from typing import Any, NoReturn
 
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from blogapi.accounts.devices import client_ip, user_agent
 from blogapi.accounts.models import TOKEN_PREFIX, DeviceToken, token_digest
+from blogapi.core import ratelimit
 
 # The exact shape of an issued key: prefix + token_urlsafe(32) (43 base64url characters).
 _KEY_SHAPE = re.compile(re.escape(TOKEN_PREFIX) + r"[A-Za-z0-9_-]{43}")
@@ -30,24 +30,24 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed(_("Invalid token header."))
+            self._refuse(request, "Invalid token header.")
         try:
             key = header[1].decode("ascii")
         except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
+            self._refuse(request, "Invalid token.")
         return self.authenticate_credentials(key, request)
 
     def authenticate_credentials(self, key: str, request: Request) -> tuple[Any, DeviceToken]:
         if not _KEY_SHAPE.fullmatch(key):
-            raise exceptions.AuthenticationFailed(_("Invalid token."))
+            self._refuse(request, "Invalid token.")
         token = DeviceToken.objects.select_related("user").filter(digest=token_digest(key)).first()
         if token is None:
-            raise exceptions.AuthenticationFailed(_("Invalid token."))
+            self._refuse(request, "Invalid token.")
         if not token.user.is_active:
-            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+            self._refuse(request, "User inactive or deleted.")
         now = timezone.now()
         if token.is_expired(now):
-            raise exceptions.AuthenticationFailed(_("Token has expired."))
+            self._refuse(request, "Token has expired.")
         if token.needs_touch(now):
             token.last_used_at, token.last_ip = now, client_ip(request)
             token.user_agent = user_agent(request) or token.user_agent
@@ -55,6 +55,11 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
                 last_used_at=token.last_used_at, last_ip=token.last_ip, user_agent=token.user_agent
             )
         return token.user, token
+
+    def _refuse(self, request: Request, message: str) -> NoReturn:
+        """401, after charging the client IP's budget of failed token checks (then 429)."""
+        ratelimit.consume("token_failures_ip", client_ip(request) or "unknown")
+        raise exceptions.AuthenticationFailed(message)
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword

@@ -313,3 +313,21 @@ def test_purge_command_deletes_closed_database_windows(
     assert list(RateLimitBucket.objects.values_list("bucket", flat=True)) == [
         "rl:login_failures:name:bob"
     ]
+
+
+def test_failed_token_checks_have_a_per_ip_budget(alice: User, rates: Any) -> None:
+    rates(token_failures_ip="3/60")
+    good = json_login("alice", PASSWORD).json()["key"]
+    for _ in range(3):
+        assert token_client("blogapi_" + "A" * 43).get("/api/v1/").status_code == 401
+
+    assert_throttled(token_client("blogapi_" + "B" * 43).get("/api/v1/"), window=60)
+    assert token_client(good).get("/api/v1/").status_code == 200
+
+
+def test_valid_token_requests_are_not_counted(alice: User, rates: Any) -> None:
+    rates(token_failures_ip="2/60")
+    client = token_client(json_login("alice", PASSWORD).json()["key"])
+
+    for _ in range(5):
+        assert client.get("/api/v1/").status_code == 200
