@@ -19,7 +19,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 CHECK_ENV := DJANGO_SECRET_KEY=check-only-secret-key-not-for-production-0123456789 \
 	DJANGO_ALLOWED_HOSTS=localhost DATABASE_URL=sqlite:///:memory:
 
-.PHONY: help install run test lint typecheck checks pytest pytest-postgres fmt clean
+.PHONY: help install run test lint typecheck checks pytest pytest-postgres pytest-system fmt clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -56,15 +56,18 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
 pytest: install  ## The test suite on SQLite with the in-process cache.
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -m "not system"
 
 pytest-postgres: install  ## The test suite on PostgreSQL + Redis (started here if installed).
 	@status=0; scripts/test-services.sh || status=$$?; \
 	if [ $$status -eq 0 ]; then \
-	  DATABASE_URL=$(PG_TEST_URL) REDIS_URL=$(REDIS_TEST_URL) $(VENV)/bin/pytest; \
+	  DATABASE_URL=$(PG_TEST_URL) REDIS_URL=$(REDIS_TEST_URL) $(VENV)/bin/pytest -m "not system"; \
 	elif [ $$status -eq 1 ]; then true; else exit $$status; fi
 
-test: lint typecheck checks pytest pytest-postgres  ## Everything CI checks, in CI's order.
+pytest-system: install  ## Several gunicorn servers on a throwaway PostgreSQL + Redis; faults.
+	$(VENV)/bin/pytest -m system
+
+test: lint typecheck checks pytest pytest-postgres pytest-system  ## Everything CI checks, in CI's order.
 
 fmt: install  ## Format and auto-fix.
 	$(VENV)/bin/ruff format .

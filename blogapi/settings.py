@@ -137,6 +137,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A stopped or unreachable server fails a request in seconds (503), not a hang.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
+        "DATABASE_CONNECT_TIMEOUT", default=3
+    )
 
 # --- Cache ------------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -276,6 +280,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": _authentication_classes,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["blogapi.accounts.throttles.ClientIPRateThrottle"],
+    "EXCEPTION_HANDLER": "blogapi.core.exceptions.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "blogapi.core.pagination.NewestFirstCursorPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_RENDERER_CLASSES": [

@@ -1,5 +1,6 @@
 """Middleware for account bookkeeping."""
 
+import logging
 from collections.abc import Callable
 
 from allauth.usersessions.models import UserSession
@@ -10,6 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from blogapi.accounts.devices import UNKNOWN_IP, client_ip
+
+logger = logging.getLogger(__name__)
 
 
 class SessionLastSeenMiddleware:
@@ -30,11 +33,14 @@ class SessionLastSeenMiddleware:
             session_key, now = session.session_key, timezone.now()
             interval = settings.AUTH_TOKEN_TOUCH_INTERVAL
             seen_key = f"session-seen:{session_key}"
-            seen = cache.get(seen_key)
-            if seen is None or now - seen >= interval:
-                # Two racing requests may both write: the same idempotent UPDATE, twice.
-                cache.set(seen_key, now, timeout=2 * interval.total_seconds())
-                UserSession.objects.filter(session_key=session_key).update(
-                    last_seen_at=now, ip=client_ip(request) or UNKNOWN_IP
-                )
+            try:
+                seen = cache.get(seen_key)
+                if seen is None or now - seen >= interval:
+                    # Two racing requests may both write: the same idempotent UPDATE, twice.
+                    cache.set(seen_key, now, timeout=2 * interval.total_seconds())
+                    UserSession.objects.filter(session_key=session_key).update(
+                        last_seen_at=now, ip=client_ip(request) or UNKNOWN_IP
+                    )
+            except Exception:  # bookkeeping: a cache or database outage must not fail a request
+                logger.warning("session last-seen not recorded", exc_info=True)
         return response

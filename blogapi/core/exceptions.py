@@ -1,9 +1,26 @@
 """JSON bodies for the errors Django answers outside DRF, in DRF's `{"detail": ...}` shape."""
 
 from collections.abc import Callable
+from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.exceptions import APIException
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+# A lost database (restart, failover, network) is a temporary condition, not a server bug.
+DATABASE_UNAVAILABLE = {"detail": "Service temporarily unavailable, please retry shortly."}
+RETRY_AFTER_SECONDS = "5"
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, plus 503 with Retry-After when the database cannot be reached."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return Response(
+            DATABASE_UNAVAILABLE, status=503, headers={"Retry-After": RETRY_AFTER_SECONDS}
+        )
+    return exception_handler(exc, context)
 
 
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
@@ -30,7 +47,7 @@ def json_permission_denied(
 
 class APIExceptionMiddleware:
     """Renders DRF exceptions raised outside DRF views (e.g. a rate limit hit by the admin login
-    through the authentication backend) as the same JSON with the same headers."""
+    through the authentication backend) and database outages as the same JSON as DRF does."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -39,6 +56,10 @@ class APIExceptionMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            response = JsonResponse(DATABASE_UNAVAILABLE, status=503)
+            response["Retry-After"] = RETRY_AFTER_SECONDS
+            return response
         if not isinstance(exception, APIException):
             return None
         response = JsonResponse({"detail": str(exception.detail)}, status=exception.status_code)

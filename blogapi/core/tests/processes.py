@@ -1,0 +1,215 @@
+"""Real processes for system tests: a throwaway PostgreSQL cluster, Redis, gunicorn, SMTP.
+
+Everything binds to 127.0.0.1 on free ports and lives in a temporary folder, so the tests can
+stop and start these services without touching the machine's own PostgreSQL and Redis.
+"""
+
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from email import message_from_bytes
+from pathlib import Path
+from typing import Any
+
+import requests
+from aiosmtpd.controller import Controller
+
+REPO = Path(__file__).resolve().parents[3]
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: S110 - not up yet: try again until the deadline
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} not ready within {timeout} s")
+
+
+def postgres_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    return Path(found[-1]).parent if found else None
+
+
+def missing_tools() -> list[str]:
+    missing = [] if postgres_bin() else ["PostgreSQL server binaries"]
+    if shutil.which("redis-server") is None:
+        missing.append("redis-server")
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        missing.append("runuser")
+    return missing
+
+
+class PostgresCluster:
+    """initdb + pg_ctl on a free port; stop() and start() simulate an outage."""
+
+    def __init__(self) -> None:
+        found = postgres_bin()
+        assert found is not None
+        self.bin: Path = found
+        # Directly under the temp dir: the postgres user must reach it (pytest's are root-only).
+        self.root, self.port = Path(tempfile.mkdtemp(prefix="blogapi-pg-")), free_port()
+        self.data, self.log = self.root / "pgdata", self.root / "postgres.log"
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            shutil.chown(self.root, "postgres")
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+
+    def _run(self, tool: str, *args: str) -> None:
+        command = [str(self.bin / tool), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=60)  # noqa: S603
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def create_database(self, name: str) -> str:
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
+
+
+class RedisServer:
+    """A private redis-server that keeps nothing on disk."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603
+            [
+                str(shutil.which("redis-server")),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for(lambda: socket.create_connection(("127.0.0.1", self.port), 1), 10, "redis")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+class SmtpPeer:
+    """aiosmtpd collecting every message it receives."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.messages: list[Any] = []
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def body_to(self, address: str, *, count: int = 1, timeout: float = 20) -> str:
+        """The newest of at least `count` messages to `address`, waiting for it to arrive."""
+
+        def mine() -> list[Any]:
+            return [m for m in self.messages if m["To"] == address]
+
+        wait_for(lambda: len(mine()) >= count, timeout, f"mail to {address}")
+        message = mine()[-1]
+        part = message.get_payload(0) if message.is_multipart() else message
+        return str(part.get_payload(decode=True).decode())
+
+
+class AppServer:
+    """`gunicorn blogapi.wsgi` on a free loopback port, as `make serve` runs it."""
+
+    def __init__(self, env: dict[str, str], log: Path, workers: int = 2) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env, self.log, self.workers = env, log, workers
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**self.env, "BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": str(self.workers)}
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603
+                [
+                    str(VENV_BIN / "gunicorn"),
+                    "blogapi.wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    str(self.workers),
+                    "--timeout",
+                    "30",
+                    "--graceful-timeout",
+                    "5",
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for(
+            lambda: requests.get(f"{self.url}/api/v1/", timeout=2).status_code == 401,
+            30,
+            f"gunicorn on {self.port}",
+        )
+
+    def worker_pids(self) -> list[int]:
+        assert self.process is not None
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid:
+                children.append(int(stat.parent.name))
+        return children
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.process = None
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", *args],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )

@@ -1,0 +1,404 @@
+"""Several gunicorn servers on one PostgreSQL and one Redis, over HTTP; then faults survived.
+
+Real processes on loopback ports (see processes.py); every wait and load loop is bounded.
+"""
+
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import requests
+
+from blogapi.core.tests.processes import (
+    AppServer,
+    PostgresCluster,
+    RedisServer,
+    SmtpPeer,
+    manage,
+    missing_tools,
+    wait_for,
+)
+
+pytestmark = pytest.mark.system
+
+PASSWORD = "correct horse battery staple"
+NEW_PASSWORD = "a brand new passphrase"
+
+if missing_tools():
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(f"CI needs {', '.join(missing_tools())} for the system tests")
+    pytest.skip(
+        f"system tests need {', '.join(missing_tools())} (installed in CI)", allow_module_level=True
+    )
+
+
+@dataclass
+class Stack:
+    postgres: PostgresCluster
+    redis: RedisServer
+    smtp: SmtpPeer
+    database_url: str
+    a: AppServer
+    b: AppServer
+    counter: list[int] = field(default_factory=lambda: [0])
+
+    def new_name(self, prefix: str) -> str:
+        self.counter[0] += 1
+        return f"{prefix}{self.counter[0]}"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    root = tmp_path_factory.mktemp("system")
+    postgres = PostgresCluster()
+    postgres.start()
+    redis = RedisServer()
+    redis.start()
+    smtp = SmtpPeer()
+    smtp.controller.start()
+    database_url = postgres.create_database("blogapi")
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", str(tmp_path_factory.getbasetemp())),
+        "DJANGO_SETTINGS_MODULE": "blogapi.settings",
+        "DJANGO_SECRET_KEY": "system-test-secret-key-0123456789-0123456789-0123456789",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_SECURE_COOKIES": "false",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}",
+        "EMAIL_TIMEOUT": "2",
+        "SITE_URL": "http://127.0.0.1",
+        # One client IP (127.0.0.1) makes every request here: keep the per-IP budgets out of
+        # the way and the per-account login limit as shipped.
+        "RATE_LIMITS": "login_ip=100000/60,signup_ip=100000/60,password_reset_ip=100000/60,"
+        "password_reset_confirm_ip=100000/60,token_failures_ip=100000/60",
+    }
+    manage(env, "migrate", "--noinput")
+    a, b = AppServer(env, root / "a.log"), AppServer(env, root / "b.log")
+    a.start()
+    b.start()
+    try:
+        yield Stack(postgres, redis, smtp, database_url, a, b)
+    finally:
+        for stop in (
+            a.stop,
+            b.stop,
+            smtp.controller.stop,
+            redis.stop,
+            postgres.stop,
+            postgres.remove,
+        ):
+            try:
+                stop()
+            except Exception as error:  # keep stopping the others
+                print(f"teardown: {error!r}")
+
+
+def register(server: AppServer, username: str) -> str:
+    response = requests.post(
+        f"{server.url}/api/v1/dj-rest-auth/registration/",
+        json={
+            "username": username,
+            "email": f"{username}@example.com",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["key"])
+
+
+def login(server: AppServer, username: str, password: str = PASSWORD) -> requests.Response:
+    return requests.post(
+        f"{server.url}/api/v1/dj-rest-auth/login/",
+        json={"username": username, "password": password},
+        timeout=30,
+    )
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Token {key}"}
+
+
+def status_with(server: AppServer, key: str) -> int:
+    return requests.get(f"{server.url}/api/v1/", headers=auth(key), timeout=30).status_code
+
+
+# --- Several servers, one truth ----------------------------------------------------------------
+
+
+def test_a_key_issued_by_one_server_works_on_the_other(stack: Stack) -> None:
+    key = register(stack.a, stack.new_name("carol"))
+
+    assert status_with(stack.b, key) == 200
+
+
+def test_logout_on_one_server_is_refused_by_the_other(stack: Stack) -> None:
+    key = register(stack.a, stack.new_name("dave"))
+
+    assert (
+        requests.post(
+            f"{stack.b.url}/api/v1/dj-rest-auth/logout/", headers=auth(key), timeout=30
+        ).status_code
+        == 200
+    )
+    assert status_with(stack.a, key) == 401
+
+
+def test_revoking_a_key_on_one_server_is_refused_by_the_other(stack: Stack) -> None:
+    name = stack.new_name("erin")
+    phone = register(stack.a, name)
+    laptop = login(stack.a, name).json()["key"]
+    listed = requests.get(
+        f"{stack.b.url}/api/v1/dj-rest-auth/tokens/", headers=auth(phone), timeout=30
+    ).json()
+    laptop_id = next(c["id"] for c in listed if not c["current"])
+
+    revoke = requests.delete(
+        f"{stack.b.url}/api/v1/dj-rest-auth/tokens/{laptop_id}/", headers=auth(phone), timeout=30
+    )
+
+    assert revoke.status_code == 204
+    assert status_with(stack.a, laptop) == 401
+    assert status_with(stack.a, phone) == 200
+
+
+def test_logout_all_on_one_server_is_refused_by_the_other(stack: Stack) -> None:
+    name = stack.new_name("frank")
+    first = register(stack.a, name)
+    second = login(stack.a, name).json()["key"]
+
+    assert (
+        requests.post(
+            f"{stack.b.url}/api/v1/dj-rest-auth/logout-all/", headers=auth(second), timeout=30
+        ).status_code
+        == 200
+    )
+    assert status_with(stack.a, first) == 401
+    assert status_with(stack.a, second) == 401
+
+
+def test_a_password_change_on_one_server_ends_other_keys_on_the_other(stack: Stack) -> None:
+    name = stack.new_name("grace")
+    changer = register(stack.a, name)
+    other = login(stack.a, name).json()["key"]
+
+    change = requests.post(
+        f"{stack.b.url}/api/v1/dj-rest-auth/password/change/",
+        headers=auth(changer),
+        json={
+            "old_password": PASSWORD,
+            "new_password1": NEW_PASSWORD,
+            "new_password2": NEW_PASSWORD,
+        },
+        timeout=30,
+    )
+
+    assert change.status_code == 200, change.text
+    assert status_with(stack.a, other) == 401
+    assert status_with(stack.a, changer) == 200
+
+
+def test_a_browser_session_from_one_server_is_valid_on_the_other(stack: Stack) -> None:
+    name = stack.new_name("heidi")
+    register(stack.a, name)
+    browser = requests.Session()
+    page = browser.get(f"{stack.a.url}/api-auth/login/", timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert token
+
+    signed_in = browser.post(
+        f"{stack.a.url}/api-auth/login/",
+        data={"username": name, "password": PASSWORD, "csrfmiddlewaretoken": token[1]},
+        allow_redirects=False,
+        timeout=30,
+    )
+
+    assert signed_in.status_code == 302
+    me = browser.get(f"{stack.b.url}/api/v1/dj-rest-auth/user/", timeout=30)
+    assert me.status_code == 200
+    assert me.json()["username"] == name
+
+
+def test_the_login_limit_counts_attempts_on_both_servers_together(stack: Stack) -> None:
+    name = stack.new_name("ivan")
+    register(stack.a, name)
+    for server in (stack.a, stack.b, stack.a, stack.b, stack.a):
+        assert login(server, name, "not the right password").status_code == 400
+
+    locked = login(stack.b, name)
+
+    assert locked.status_code == 429
+    assert int(locked.headers["Retry-After"]) > 0
+
+
+def test_a_reset_link_mailed_by_one_server_works_once_on_the_other(stack: Stack) -> None:
+    name = stack.new_name("judy")
+    register(stack.a, name)
+    requests.post(
+        f"{stack.a.url}/api/v1/dj-rest-auth/password/reset/",
+        json={"email": f"{name}@example.com"},
+        timeout=30,
+    )
+    body = stack.smtp.body_to(f"{name}@example.com", count=2)  # confirmation, then reset
+    link = re.search(r"/confirm/(?P<uid>[^/\s]+)/(?P<token>[^/\s]+)/", body)
+    assert link, body
+    confirm = {
+        "uid": link["uid"],
+        "token": link["token"],
+        "new_password1": NEW_PASSWORD,
+        "new_password2": NEW_PASSWORD,
+    }
+
+    first = requests.post(
+        f"{stack.b.url}/api/v1/dj-rest-auth/password/reset/confirm/", json=confirm, timeout=30
+    )
+    again = requests.post(
+        f"{stack.a.url}/api/v1/dj-rest-auth/password/reset/confirm/", json=confirm, timeout=30
+    )
+
+    assert first.status_code == 200, first.text
+    assert again.status_code == 400
+    assert login(stack.a, name, NEW_PASSWORD).status_code == 200
+
+
+# --- Faults --------------------------------------------------------------------------------------
+
+
+def load(
+    stop: threading.Event, fn: Any, results: list[Any], *, threads: int = 4, limit: float = 30
+) -> list[threading.Thread]:
+    """Run fn(i) in a loop on several threads until `stop` is set (or `limit` seconds pass)."""
+    deadline = time.monotonic() + limit
+
+    def run(worker: int) -> None:
+        i = 0
+        while not stop.is_set() and time.monotonic() < deadline:
+            results.append(fn(f"{worker}-{i}"))
+            i += 1
+
+    started = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(threads)]
+    for thread in started:
+        thread.start()
+    return started
+
+
+def test_a_worker_killed_mid_write_loses_no_acknowledged_row_and_writes_none_twice(
+    stack: Stack,
+) -> None:
+    key = register(stack.a, stack.new_name("kim"))
+    marker = f"kill-{time.time_ns()}"
+    results: list[tuple[str, int, Any]] = []
+
+    def create(suffix: str) -> tuple[str, int, Any]:
+        title = f"{marker}-{suffix}"[:50]
+        try:
+            response = requests.post(
+                f"{stack.a.url}/api/v1/",
+                headers=auth(key),
+                json={"title": title, "body": "b"},
+                timeout=30,
+            )
+            return title, response.status_code, response.json().get("id")
+        except (requests.ConnectionError, ValueError):
+            return title, 0, None
+
+    stop = threading.Event()
+    threads = load(stop, create, results)
+    time.sleep(1.5)
+    victims = stack.a.worker_pids()
+    assert victims
+    os.kill(victims[0], 9)
+    time.sleep(1.5)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=40)
+
+    acknowledged = {title: pk for title, status, pk in results if status == 201}
+    assert len(acknowledged) > 10
+    assert all(status in (0, 201) for _, status, _ in results), results
+    with psycopg.connect(stack.database_url) as connection:
+        rows = connection.execute(
+            "SELECT title, id FROM posts_post WHERE title LIKE %s", (f"{marker}-%",)
+        ).fetchall()
+    titles = [title for title, _ in rows]
+    assert len(titles) == len(set(titles)), "a post was written twice"
+    stored: dict[str, int] = dict(rows)
+    assert all(stored.get(title) == pk for title, pk in acknowledged.items())
+    assert status_with(stack.a, key) == 200  # the master replaced the worker
+
+
+def test_a_database_outage_answers_503_and_recovers_without_restart(stack: Stack) -> None:
+    key = register(stack.a, stack.new_name("lee"))
+    results: list[tuple[int, float, str]] = []
+
+    def read(_: str) -> tuple[int, float, str]:
+        server = stack.a if len(results) % 2 else stack.b
+        start = time.monotonic()
+        try:
+            response = requests.get(f"{server.url}/api/v1/", headers=auth(key), timeout=30)
+            return (
+                response.status_code,
+                time.monotonic() - start,
+                response.headers.get("Content-Type", ""),
+            )
+        except requests.ConnectionError:
+            return 0, time.monotonic() - start, ""
+
+    stop = threading.Event()
+    threads = load(stop, read, results, threads=3)
+    time.sleep(1)
+    stack.postgres.stop()
+    time.sleep(3)
+    during = len(results)
+    stack.postgres.start()
+    wait_for(lambda: status_with(stack.a, key) == 200, 30, "recovery on A")
+    wait_for(lambda: status_with(stack.b, key) == 200, 30, "recovery on B")
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=40)
+
+    statuses = {status for status, _, _ in results}
+    assert 503 in statuses, statuses
+    assert statuses <= {200, 503}, statuses
+    assert all(kind.startswith("application/json") for status, _, kind in results if status == 503)
+    assert max(elapsed for _, elapsed, _ in results) < 15, "a request hung past the timeout"
+    assert during > 0
+
+
+def test_with_redis_stopped_reads_work_and_logins_fail_closed(stack: Stack) -> None:
+    name = stack.new_name("mia")
+    key = register(stack.a, name)
+
+    stack.redis.stop()
+    try:
+        assert status_with(stack.a, key) == 200
+        assert status_with(stack.b, key) == 200
+        refused = login(stack.a, name)
+        assert refused.status_code in (429, 503)
+        assert refused.headers["Content-Type"].startswith("application/json")
+    finally:
+        stack.redis.start()
+
+    wait_for(lambda: login(stack.b, name).status_code == 200, 20, "login after Redis returns")
+    assert status_with(stack.a, key) == 200
+
+
+def test_servers_logs_hold_no_secrets(stack: Stack) -> None:
+    key = register(stack.a, stack.new_name("nia"))
+    status_with(stack.b, key)
+
+    logs = Path(stack.a.log).read_text() + Path(stack.b.log).read_text()
+
+    assert key.removeprefix("blogapi_")[:12] not in logs
+    assert PASSWORD not in logs
