@@ -139,7 +139,10 @@ class ResendEmailView(ResendEmailVerificationView):
 
     rate_limit_scope = "resend_email_ip"
 
-    @extend_schema(responses={200: _DetailSerializer, 429: _DetailSerializer})
+    @extend_schema(responses={200: _DetailSerializer})
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.create(request, *args, **kwargs)
+
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -94,6 +94,6 @@ def test_account_exists_mail_has_both_parts(
     )
 
     message = mail.outbox[-1]
-    link = re.search(r"(https?://\S+/password/reset/?)\s", message.body)
+    link = re.search(r"(https?://\S+/password/reset/?)\s", str(message.body))
     assert link
     assert_well_formed(message, link=link.group(1))

@@ -1,11 +1,13 @@
 """The OpenAPI contract: served, documented, valid and warning-free."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from django.core.management import call_command
 from django.test import Client
+from rest_framework.test import APIClient
 
 EXPECTED_PATHS = {
     "/api/v1/",
@@ -52,3 +54,46 @@ def test_schema_generates_without_warnings_and_validates(tmp_path: Path) -> None
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
 
     assert "/api/v1/dj-rest-auth/login/" in out.read_text()
+
+
+@pytest.fixture(scope="module")
+def operations(django_db_blocker: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    with django_db_blocker.unblock():
+        schema = yaml.safe_load(Client().get("/api/schema/").content)
+    return [
+        (method, path, operation)
+        for path, methods in schema["paths"].items()
+        for method, operation in methods.items()
+    ]
+
+
+def test_every_operation_documents_the_shared_errors_and_their_headers(
+    operations: list[tuple[str, str, dict[str, Any]]],
+) -> None:
+    for method, path, operation in operations:
+        responses = operation["responses"]
+        where = f"{method.upper()} {path}"
+        assert "WWW-Authenticate" in responses["401"]["headers"], where
+        assert "Allow" in responses["405"]["headers"], where
+        assert "Retry-After" in responses["429"]["headers"], where
+        assert "Retry-After" in responses["503"]["headers"], where
+        if method in ("post", "put", "patch"):
+            assert {"400", "413", "415", "403"} <= set(responses), where
+        if "{" in path:
+            assert "404" in responses, where
+        if method == "get":
+            assert "403" not in responses, where
+
+
+def test_documented_error_shapes_match_real_answers(alice_client: APIClient) -> None:
+    unsupported = alice_client.post("/api/v1/", "x", content_type="text/plain")
+    invalid = alice_client.post("/api/v1/", {"title": ""}, format="json")
+    anonymous = APIClient().get("/api/v1/")
+
+    assert unsupported.status_code == 415
+    assert set(unsupported.json()) == {"detail"}
+    assert invalid.status_code == 400
+    assert all(isinstance(messages, list) for messages in invalid.json().values())
+    assert anonymous.status_code == 401
+    assert anonymous["WWW-Authenticate"] == "Token"
+    assert set(anonymous.json()) == {"detail"}
