@@ -19,7 +19,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 CHECK_ENV := DJANGO_SECRET_KEY=check-only-secret-key-not-for-production-0123456789 \
 	DJANGO_ALLOWED_HOSTS=localhost DATABASE_URL=sqlite:///:memory:
 
-.PHONY: help install run test lint typecheck checks pytest pytest-postgres pytest-system fmt clean
+.PHONY: help install run serve test lint typecheck checks pytest pytest-postgres pytest-system fmt bench demo clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,12 @@ run: export DJANGO_DEBUG ?= true
 run: install  ## Migrate the SQLite database and serve on http://127.0.0.1:$(PORT).
 	$(MANAGE) migrate --noinput
 	$(MANAGE) runserver 127.0.0.1:$(PORT)
+
+# DJANGO_DEBUG is left off: settings then require DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS.
+serve: install  ## Production: collectstatic, migrate, gunicorn on BIND or 0.0.0.0:$(PORT).
+	$(MANAGE) collectstatic --noinput
+	$(MANAGE) migrate --noinput
+	exec $(VENV)/bin/gunicorn -c gunicorn.conf.py blogapi.wsgi:application
 
 lint: install  ## ruff lint and format check.
 	$(VENV)/bin/ruff check .
@@ -72,6 +78,17 @@ test: lint typecheck checks pytest pytest-postgres pytest-system  ## Everything 
 fmt: install  ## Format and auto-fix.
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# Not part of `make test`: about five minutes of load. Installs wrk (Debian) when missing.
+bench: install  ## wrk against gunicorn on SQLite (+ PostgreSQL/Redis); writes docs/benchmarks.md.
+	@command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
+	$(PYTHON) bench/run.py
+
+DEMO_POSTS ?= 50
+demo: export DJANGO_DEBUG ?= true
+demo: install  ## Migrate SQLite; user `demo` (password demo-password-123) with DEMO_POSTS posts.
+	$(MANAGE) migrate --noinput
+	$(MANAGE) demo_data --posts $(DEMO_POSTS) --username demo --password demo-password-123
 
 clean:  ## Remove the virtualenv and local databases.
 	rm -rf $(VENV) db.sqlite3* .pytest_cache .mypy_cache .ruff_cache

@@ -73,13 +73,20 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "dj_rest_auth.registration",
     "drf_spectacular",
+    "corsheaders",
     "blogapi.core",
     "blogapi.accounts",
     "blogapi.posts",
 ]
 
 MIDDLEWARE = [
+    # First: it times everything below and logs the final status (blogapi.core.logging).
+    "blogapi.core.logging.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that answers early (413, 404, redirects): browsers need CORS headers on it.
+    "corsheaders.middleware.CorsMiddleware",
+    # WhiteNoise: static files are answered before anything reads a session or the database.
+    "blogapi.core.static.StaticFilesMiddleware",
     "blogapi.core.middleware.ControlCharacterMiddleware",
     "blogapi.core.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -134,6 +141,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": str(Path(tempfile.gettempdir()) / f"blogapi-test-{os.getpid()}.sqlite3")
     }
+    # Reused across requests, as on PostgreSQL: opening one (connect, PRAGMAs, schema parse)
+    # cost more than the rest of a token-authenticated read (docs/benchmarks.md).
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -146,7 +156,12 @@ else:
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A dead Redis fails a request (and /readyz) in seconds instead of hanging a worker.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -316,10 +331,32 @@ SPECTACULAR_SETTINGS = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# https://whitenoise.readthedocs.io/en/stable/django.html
+# Served by WhiteNoise (gzip/brotli copies made by collectstatic). No manifest storage: it fails
+# every page that names a static file until collectstatic has run, which tests never do.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# --- CORS -------------------------------------------------------------------------------------
+# https://github.com/adamchainz/django-cors-headers#configuration
+# Front-end origins (scheme://host[:port]) allowed to call /api/ from a browser, cookies
+# included; every other origin gets no CORS headers, so browsers refuse to share responses.
+CORS_ALLOWED_ORIGINS: list[str] = env.list("CORS_ALLOWED_ORIGINS", default=[])
+for _origin in CORS_ALLOWED_ORIGINS:
+    _parts = urlsplit(_origin)
+    if _parts.scheme not in ("http", "https") or not _parts.netloc or _parts.path or _parts.query:
+        raise ImproperlyConfigured(
+            f"CORS_ALLOWED_ORIGINS entries are scheme://host[:port], not {_origin!r}."
+        )
+CORS_ALLOW_CREDENTIALS = True
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_EXPOSE_HEADERS = ["Retry-After", "X-Request-ID"]
 
 # --- Security ---------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
@@ -335,7 +372,8 @@ SESSION_COOKIE_SAMESITE = "Lax"
 # Not HttpOnly: a front-end's script reads this cookie to send X-CSRFToken.
 CSRF_COOKIE_HTTPONLY = False
 CSRF_COOKIE_SAMESITE = "Lax"
-CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The CORS front-ends by default: their session-authenticated POSTs must pass the CSRF check.
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=CORS_ALLOWED_ORIGINS)
 
 # Production is HTTPS only. Each knob is for plain-HTTP test or internal deployments; turning one
 # off silences only its own deploy check, so `check --deploy` still guards the rest.
@@ -362,6 +400,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 # undone quickly, and only the apex domain's owner can submit it; the API host does not decide that.
 SECURE_HSTS_PRELOAD = False
 SILENCED_SYSTEM_CHECKS.append("security.W021")
+# Load balancers probe over plain HTTP; a redirect would read as a failed probe.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 # Reverse proxies in front of the app that we run (0: clients connect directly). They must
 # overwrite X-Forwarded-Proto and append to X-Forwarded-For, or a client could forge either.
@@ -371,9 +411,40 @@ ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 if TRUSTED_PROXY_COUNT:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# --- Logging ----------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/topics/logging/
+# One JSON object per line on stderr (LOG_FORMAT=text for a terminal); formatters redact the
+# secrets mailed links carry in their paths (blogapi.core.logging).
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "formatters": {
+        "json": {"()": "blogapi.core.logging.RedactingJsonFormatter"},
+        "text": {"()": "blogapi.core.logging.RedactingTextFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # The request log and auth events are always written, whatever LOG_LEVEL says.
+        "blogapi.request": {"level": "INFO"},
+        "blogapi.auth": {"level": "INFO"},
+        # Django's own handlers (console in debug, mail to ADMINS) are replaced by the root's, so
+        # every line is formatted and redacted alike.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        # Their DEBUG lines dump template contexts (mailed keys, links, addresses) and SQL
+        # parameters (session keys, token digests): never below INFO, whatever LOG_LEVEL says.
+        "django.template": {"level": "INFO"},
+        "django.db.backends": {"level": "INFO"},
+        # runserver's access lines repeat blogapi.request's, with query strings: 4xx/5xx only.
+        "django.server": {"handlers": [], "level": "WARNING", "propagate": True},
+    },
 }
+
+# --- Benchmark --------------------------------------------------------------------------------
+# `make bench` (bench/run.py) turns this on for its own servers: it mounts /bench/ceiling/, a bare
+# Django JSON view every figure is compared with. Off everywhere else.
+BENCHMARK_ENDPOINTS = env_flag(env, "BENCHMARK_ENDPOINTS", default=False)

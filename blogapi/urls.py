@@ -1,10 +1,15 @@
-"""Project routes: the API under /api/v1/, browsable-API login, admin and the OpenAPI schema."""
+"""Project routes: health probes, the API under /api/v1/, browsable-API login, admin, schema."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from blogapi.core import health
+
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
     # Account routes first: `users/` and our e-mail pages must never fall to the post routes.
@@ -20,6 +25,11 @@ urlpatterns = [
     ),
     path("api/schema/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
 ]
+
+if settings.BENCHMARK_ENDPOINTS:
+    from blogapi.core import benchmark
+
+    urlpatterns.append(path("bench/ceiling/", benchmark.ceiling, name="bench-ceiling"))
 
 handler400 = "blogapi.core.exceptions.json_bad_request"
 handler403 = "blogapi.core.exceptions.json_permission_denied"

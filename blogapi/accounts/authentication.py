@@ -40,8 +40,10 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
     def authenticate_credentials(self, key: str, request: Request) -> tuple[Any, DeviceToken]:
         if not _KEY_SHAPE.fullmatch(key):
             self._refuse(request, "Invalid token.")
-        token = DeviceToken.objects.select_related("user").filter(digest=token_digest(key)).first()
-        if token is None:
+        try:
+            # get(), not first(): the digest is unique, and first() adds an ORDER BY (~0.1 ms).
+            token = DeviceToken.objects.select_related("user").get(digest=token_digest(key))
+        except DeviceToken.DoesNotExist:
             self._refuse(request, "Invalid token.")
         if not token.user.is_active:
             self._refuse(request, "User inactive or deleted.")

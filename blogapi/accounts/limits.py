@@ -4,6 +4,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 
 from blogapi.accounts.devices import client_ip
+from blogapi.accounts.events import auth_event
 from blogapi.accounts.models import User
 from blogapi.core import ratelimit
 
@@ -33,8 +34,22 @@ def login_attempt_start(*, request: HttpRequest | None, identifier: str) -> str:
     """
     ratelimit.consume(LOGIN_IP, (client_ip(request) if request else None) or "unknown")
     account = _account_key(identifier)
-    ratelimit.consume(LOGIN_FAILURES, account)
+    try:
+        ratelimit.consume(LOGIN_FAILURES, account)
+    except ratelimit.RateLimitExceeded:
+        auth_event("login.locked", user_id=account_user_id(account))
+        raise
     return account
+
+
+def account_user_id(account: str) -> int | None:
+    """The user id in an account key; None for a name that is no account."""
+    return int(account.removeprefix("user:")) if account.startswith("user:") else None
+
+
+def login_user_id(identifier: str) -> int | None:
+    """The id of the account a login names (by username or e-mail), if there is one."""
+    return account_user_id(_account_key(identifier))
 
 
 def login_attempt_succeeded(account: str) -> None:

@@ -9,6 +9,7 @@ from dj_rest_auth.registration.serializers import RegisterSerializer
 from django.contrib.auth import SESSION_KEY
 from rest_framework import serializers
 
+from blogapi.accounts.events import auth_event
 from blogapi.accounts.forms import PasswordResetForm
 from blogapi.accounts.limits import old_password_is_right
 from blogapi.accounts.models import DeviceToken, User, canonical_email
@@ -95,6 +96,7 @@ class PasswordChangeSerializer(rest_auth_serializers.PasswordChangeSerializer):
 
     def save(self) -> None:
         super().save()
+        auth_event("password.changed", user_id=self.user.pk)
         request = self.context["request"]
         keep_token = request.auth if isinstance(request.auth, DeviceToken) else None
         # update_session_auth_hash() has just cycled the session key: keep the new one.

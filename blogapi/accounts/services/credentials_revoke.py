@@ -5,17 +5,20 @@ from django.contrib.auth import logout
 from django.db import transaction
 from django.http import HttpRequest
 
+from blogapi.accounts.events import credentials_revoked
 from blogapi.accounts.models import DeviceToken, User
 
 
 def device_token_revoke(*, token: DeviceToken) -> None:
     """Delete one token; the next request with its key gets 401."""
     token.delete()
+    credentials_revoked(user_id=token.user_id, tokens=1)
 
 
 def user_session_revoke(*, session: UserSession) -> None:
     """Delete one browser session from the session store and the sessions list."""
     session.end()
+    credentials_revoked(user_id=session.user_id, sessions=1)
 
 
 @transaction.atomic
@@ -26,12 +29,15 @@ def credentials_revoke_all(
     tokens = DeviceToken.objects.filter(user=user)
     if keep_token is not None:
         tokens = tokens.exclude(pk=keep_token.pk)
-    tokens.delete()
+    revoked_tokens, _ = tokens.delete()
     sessions = UserSession.objects.filter(user=user)
     if keep_session_key:
         sessions = sessions.exclude(session_key=keep_session_key)
+    revoked_sessions = 0
     for session in sessions:
         session.end()
+        revoked_sessions += 1
+    credentials_revoked(user_id=user.pk, tokens=revoked_tokens, sessions=revoked_sessions)
 
 
 def credentials_in_use_revoke(*, request: HttpRequest) -> None:
@@ -40,5 +46,6 @@ def credentials_in_use_revoke(*, request: HttpRequest) -> None:
         device_token_revoke(token=request.auth)  # type: ignore[attr-defined]
     session_key = request.session.session_key
     if session_key:
-        UserSession.objects.filter(session_key=session_key).delete()
+        revoked, _ = UserSession.objects.filter(session_key=session_key).delete()
+        credentials_revoked(user_id=request.user.pk, sessions=revoked)
     logout(request)

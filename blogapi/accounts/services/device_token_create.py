@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from blogapi.accounts.devices import client_ip, device_label, user_agent
+from blogapi.accounts.events import auth_event, login_succeeded
 from blogapi.accounts.models import TOKEN_PREFIX, DeviceToken, User, token_digest
 
 
@@ -43,6 +44,7 @@ def device_token_create(
         settings.AUTH_TOKEN_MAX_PER_USER :
     ]
     DeviceToken.objects.filter(pk__in=list(surplus.values_list("pk", flat=True))).delete()
+    auth_event("credential.created", kind="token", user_id=user.pk, token_id=token.pk)
     return IssuedToken(token=token, key=key)
 
 
@@ -50,4 +52,5 @@ def device_token_create_for_login(token_model: Any, user: User, serializer: Any)
     """dj-rest-auth's TOKEN_CREATOR hook: label from the login's `device` field or User-Agent."""
     request = serializer.context["request"]
     label = getattr(serializer, "validated_data", {}).get("device")
+    login_succeeded(request=request, user=user, via="token")
     return device_token_create(user=user, request=request, label=label)

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from rest_framework.exceptions import ValidationError
 
+from blogapi.accounts.events import auth_event
 from blogapi.accounts.limits import login_failures_clear
 from blogapi.accounts.models import User
 from blogapi.accounts.services.credentials_revoke import credentials_revoke_all
@@ -41,6 +42,7 @@ def password_reset_confirm(
             {field: [str(m) for m in messages] for field, messages in form.errors.items()}
         )
     form.save()
+    auth_event("password.reset", user_id=user.pk)
     credentials_revoke_all(user=user)
     login_failures_clear(user=user)
     get_adapter(request).send_notification_mail("account/email/password_reset", user)

@@ -1,0 +1,495 @@
+"""`make bench`: wrk against gunicorn started as `make serve` starts it; writes docs/benchmarks.*.
+
+Every scenario is a bounded wrk run over 127.0.0.1. The figures land between the result markers
+of docs/benchmarks.md (the prose around them is kept) and in docs/benchmarks.png.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+DOC, CHART = REPO / "docs" / "benchmarks.md", REPO / "docs" / "benchmarks.png"
+LOGS = Path(tempfile.gettempdir()) / "blogapi-bench-logs"  # the servers' logs, kept after a run
+START, END = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
+
+USER, LOGIN_USER, PASSWORD = "bench", "bench-login", "correct horse battery staple"
+SMALL, LARGE = 10, 100_000
+DEEP_PAGES, DEEP_PAGE_SIZE = 500, 100  # the walk ends 50,000 posts deep
+PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+PG_DATABASE = "blogapi_bench"
+REDIS_URL = "redis://127.0.0.1:6379/14"
+NEW_POST = {"title": "Benchmark", "body": "A post written by wrk."}
+LOGIN = {"username": LOGIN_USER, "password": PASSWORD}
+
+# Production settings over plain HTTP; rate limits raised so wrk measures throughput, not 429s.
+SERVER_ENV = {
+    "DJANGO_SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789abcdef",
+    "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+    "DJANGO_SECURE_SSL_REDIRECT": "false",
+    "DJANGO_SECURE_COOKIES": "false",
+    "RATE_LIMITS": "login_failures=1000000/60,login_ip=1000000/60,token_failures_ip=1000000/60",
+    "BENCHMARK_ENDPOINTS": "true",
+    "WEB_CONCURRENCY": "2",
+}
+
+
+@dataclass
+class Result:
+    """One wrk run: throughput, latency percentiles, errors and the workers' peak RSS."""
+
+    key: str
+    label: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    peak_rss_mb: float = 0.0
+    boots: int = 0  # workers (re)started during the run: gunicorn's max_requests recycling
+    ratio: float = 0.0
+
+
+@dataclass
+class Backend:
+    """Every figure measured on one database (+ cache) configuration."""
+
+    name: str
+    ceiling: float = 0.0  # req/s, the mean of the first and the last ceiling run
+    results: list[Result] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def get(self, key: str) -> Result:
+        return next(r for r in self.results if r.key == key)
+
+
+def manage(env: dict[str, str], *args: str) -> float:
+    """Run a manage.py command; returns its wall time in seconds."""
+    started = time.monotonic()
+    subprocess.run(  # noqa: S603 - our interpreter, our arguments
+        [sys.executable, "manage.py", *args], cwd=REPO, env=env, check=True, timeout=600
+    )
+    return time.monotonic() - started
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http(url: str, token: str | None = None, body: dict[str, Any] | None = None) -> Any:
+    """One JSON request (POST when there is a body); the decoded answer."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data)  # noqa: S310 - always http://127.0.0.1
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Token {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return json.load(response)
+
+
+class Server:
+    """gunicorn as `make serve` runs it (gunicorn.conf.py when present), and its workers' RSS."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**env, "BIND": f"127.0.0.1:{self.port}"}
+        self.log = log
+        self.peak_kb, self.pids, self.booted = 0, set[int](), 0
+        self._stop = threading.Event()
+
+    def __enter__(self) -> "Server":
+        command = [str(VENV_BIN / "gunicorn"), "blogapi.wsgi:application"]
+        if (REPO / "gunicorn.conf.py").exists():
+            command += ["-c", "gunicorn.conf.py"]
+        else:  # the colleague's config file is not there yet: the same essentials as flags
+            command += ["--workers", "2", "--bind", self.env["BIND"]]
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(  # noqa: S603
+                command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                http(f"{self.url}/bench/ceiling/")
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError(f"gunicorn did not start; see {self.log}") from None
+                time.sleep(0.2)
+        threading.Thread(target=self._sample_rss, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+    def workers(self) -> list[int]:
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if parent == self.process.pid:
+                pids.append(int(stat.parent.name))
+        return pids
+
+    def _sample_rss(self) -> None:
+        """VmHWM (peak RSS) of every worker, often: recycled workers take theirs with them."""
+        while not self._stop.wait(0.2):
+            for pid in self.workers():
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                # An exiting worker (a zombie) has no memory lines left.
+                for line in status.splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+                        self.pids.add(pid)
+
+    def take_window(self) -> tuple[float, int]:
+        """Since the last call: the workers' peak RSS in MB, and how many workers were booted."""
+        time.sleep(0.3)  # one more sample after the load stopped
+        peak, self.peak_kb = self.peak_kb, 0
+        booted, self.booted = len(self.pids) - self.booted, len(self.pids)
+        for pid in self.workers():
+            # "5" resets VmHWM (proc(5), clear_refs): the next window starts from current RSS.
+            with contextlib.suppress(OSError):
+                Path(f"/proc/{pid}/clear_refs").write_text("5")
+        return peak / 1024, booted
+
+
+def wrk(
+    server: Server,
+    key: str,
+    label: str,
+    path: str,
+    *,
+    duration: int,
+    token: str | None = None,
+    body: dict[str, Any] | None = None,
+) -> Result:
+    """One bounded wrk run (2 threads, 8 connections) against `path`."""
+    command = ["wrk", "-t2", "-c8", f"-d{duration}s", "--latency"]
+    command += ["-s", str(REPO / "bench" / "request.lua")]
+    if token:
+        command += ["-H", f"Authorization: Token {token}"]
+    env = {**os.environ, "BENCH_METHOD": "POST" if body else "GET"}
+    env["BENCH_BODY"] = json.dumps(body) if body else ""
+    server.take_window()
+    output = subprocess.run(  # noqa: S603
+        [*command, server.url + path],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=duration + 30,
+    ).stdout
+    line = next(x for x in output.splitlines() if x.startswith("BENCH "))
+    stats = json.loads(line.removeprefix("BENCH "))
+    result = Result(
+        key=key,
+        label=label,
+        rps=stats["requests"] / (stats["duration_us"] / 1e6),
+        p50_ms=stats["p50_us"] / 1000,
+        p99_ms=stats["p99_us"] / 1000,
+        errors=stats["socket_errors"] + stats["http_errors"],
+    )
+    result.peak_rss_mb, result.boots = server.take_window()
+    print(
+        f"  {label:<42} {result.rps:8.1f} req/s  p50 {result.p50_ms:7.2f} ms  "
+        f"p99 {result.p99_ms:7.2f} ms  peak RSS {result.peak_rss_mb:5.1f} MB  "
+        f"boots {result.boots}" + (f"  ERRORS {result.errors}" if result.errors else ""),
+        flush=True,
+    )
+    return result
+
+
+def deep_walk(server: Server, token: str) -> tuple[str, list[float]]:
+    """Follow `next` DEEP_PAGES times; returns the last cursor's path and each page's time (ms)."""
+    url, times = f"{server.url}/api/v1/?page_size={DEEP_PAGE_SIZE}", []
+    for _ in range(DEEP_PAGES):
+        started = time.perf_counter()
+        page = http(url, token)
+        times.append((time.perf_counter() - started) * 1000)
+        url = page["next"]
+    # The cursor alone: wrk asks for that position with the default page size, as the first page.
+    cursor = parse_qs(urlsplit(url).query)["cursor"][0]
+    return "/api/v1/?" + urlencode({"cursor": cursor}), times
+
+
+def run_backend(name: str, env: dict[str, str], duration: int) -> Backend:
+    """Seed, serve and load one configuration; ceiling first and last (drift shows)."""
+    print(f"== {name}", flush=True)
+    backend = Backend(name)
+    manage(env, "migrate", "--noinput", "-v0")
+    for user in (USER, LOGIN_USER):
+        manage(env, "demo_data", "--posts", str(SMALL), "--username", user, "--password", PASSWORD)
+    LOGS.mkdir(exist_ok=True)
+    with Server(env, LOGS / f"gunicorn-{name.split()[0].lower()}.log") as server:
+        token = http(
+            f"{server.url}/api/v1/dj-rest-auth/login/",
+            body={"username": USER, "password": PASSWORD, "device": "bench"},
+        )["key"]
+        newest = http(f"{server.url}/api/v1/", token)["results"][0]["id"]
+        load = partial(wrk, server, duration=duration)
+        backend.results += [
+            load("ceiling", "Ceiling: bare Django JSON view", "/bench/ceiling/"),
+            load("list", f"List, first page ({SMALL} posts)", "/api/v1/", token=token),
+            load("detail", "Post detail", f"/api/v1/{newest}/", token=token),
+            load("create", "Create post", "/api/v1/", token=token, body=NEW_POST),
+        ]
+        seconds = manage(
+            env, "demo_data", "--posts", str(LARGE), "--username", USER, "--password", PASSWORD
+        )
+        backend.notes.append(f"`demo_data --posts {LARGE:,}` (from ~{SMALL:,}): {seconds:.1f} s.")
+        second = http(f"{server.url}/api/v1/", token)["next"].removeprefix(server.url)
+        backend.results += [
+            load("list_large", f"List, first page ({LARGE:,} posts)", "/api/v1/", token=token),
+            load("second", "List, next page (cursor 20 posts in)", second, token=token),
+        ]
+        deep_path, times = deep_walk(server, token)
+        first, last = statistics.median(times[:50]), statistics.median(times[-50:])
+        backend.notes.append(
+            f"Deep walk: {DEEP_PAGES} pages of {DEEP_PAGE_SIZE} following `next` "
+            f"(sequential): median {first:.1f} ms for the first 50 pages, {last:.1f} ms for "
+            f"the last 50 (posts {(DEEP_PAGES - 50) * DEEP_PAGE_SIZE:,}-"
+            f"{DEEP_PAGES * DEEP_PAGE_SIZE:,})."
+        )
+        backend.results += [
+            load("deep", "List, next page (cursor 50,000 posts in)", deep_path, token=token),
+            # Last but one: glibc keeps Argon2's 19 MiB in the heap after the first login, which
+            # would otherwise show in every later scenario's RSS.
+            load("login", "Login (Argon2id)", "/api/v1/dj-rest-auth/login/", body=LOGIN),
+            load("ceiling_end", "Ceiling again (drift check)", "/bench/ceiling/"),
+        ]
+    backend.ceiling = (backend.get("ceiling").rps + backend.get("ceiling_end").rps) / 2
+    for result in backend.results:
+        result.ratio = result.rps / backend.ceiling
+    return backend
+
+
+def postgres_env() -> dict[str, str] | None:
+    """A fresh dedicated database and an empty Redis db 14, or None when either is unreachable."""
+    try:
+        import psycopg
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).flushdb()
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {PG_DATABASE}")
+    except Exception as error:
+        print(f"== PostgreSQL + Redis skipped: {error}", flush=True)
+        return None
+    return {
+        "DATABASE_URL": PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_DATABASE}",
+        "REDIS_URL": REDIS_URL,
+    }
+
+
+def postgres_drop() -> None:
+    import psycopg
+    import redis
+
+    redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).flushdb()
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+
+
+def machine() -> dict[str, str]:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = next(
+        (x.split(":", 1)[1].strip() for x in cpuinfo.splitlines() if "model name" in x), ""
+    )
+    meminfo = Path("/proc/meminfo").read_text().split()
+    memory_gb = int(meminfo[meminfo.index("MemTotal:") + 1]) / 1024 / 1024
+    versions = {
+        "Python": platform.python_version(),
+        "Django": version("django"),
+        "DRF": version("djangorestframework"),
+        "gunicorn": version("gunicorn"),
+    }
+    try:
+        import psycopg
+        import redis
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+            versions["PostgreSQL"] = str(row[0]) if row else "?"
+        versions["Redis"] = str(redis.Redis.from_url(REDIS_URL).info()["redis_version"])
+    except Exception:  # noqa: S110 - not installed here: the SQLite figures stand alone
+        pass
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)  # noqa: S607
+    versions["wrk"] = (wrk_version.stdout.split() or ["?", "?"])[1]
+    return {
+        "CPUs": f"{len(os.sched_getaffinity(0))} (nproc) x {model}",
+        "Memory": f"{memory_gb:.1f} GiB",
+        "Versions": ", ".join(f"{k} {v}" for k, v in versions.items()),
+    }
+
+
+GOALS: list[tuple[str, str, str, float]] = [
+    # (goal, numerator, denominator or "" for an absolute figure, threshold)
+    ("Token list, first page ≥ 0.40 x ceiling", "list", "ceiling", 0.40),
+    ("Post detail ≥ 0.45 x ceiling", "detail", "ceiling", 0.45),
+    (f"List at {LARGE:,} posts ≥ 0.9 x list at {SMALL}", "list_large", "list", 0.9),
+    ("Cursor 50,000 posts in ≥ 0.9 x cursor 20 posts in", "deep", "second", 0.9),
+    ("Login ≥ 40 req/s (Argon2id m=19 MiB, t=2, p=1)", "login", "", 40),
+]
+
+
+def goal_cell(backend: Backend, numerator: str, denominator: str, threshold: float) -> str:
+    value = backend.get(numerator).rps
+    if denominator:
+        value /= backend.ceiling if denominator == "ceiling" else backend.get(denominator).rps
+        text = f"{value:.2f} x"
+    else:
+        text = f"{value:.0f} req/s"
+    return f"{text} {'✅' if value >= threshold else '❌'}"
+
+
+def rss_cell(backend: Backend) -> str:
+    peak = max(r.peak_rss_mb for r in backend.results)
+    # The scenarios before the logins: glibc keeps Argon2's memory in the heap after them.
+    before_login = backend.results[: [r.key for r in backend.results].index("login")]
+    reads = max(r.peak_rss_mb for r in before_login)
+    return f"{peak:.0f} MB; {reads:.0f} MB before any login {'✅' if peak <= 60 else '❌'}"
+
+
+def report(backends: list[Backend], info: dict[str, str], command: str, load: str) -> str:
+    lines = [
+        START,
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `{command}`: every scenario is "
+        "`wrk -t2 -c8 -d<duration>s` over 127.0.0.1 against gunicorn with 2 sync workers.",
+        "",
+        f"- **Machine**: {info['CPUs']}; {info['Memory']}; load average before/after: {load}.",
+        f"- **Versions**: {info['Versions']}.",
+        "",
+        "![Requests per second per scenario](benchmarks.png)",
+    ]
+    for backend in backends:
+        lines += [
+            "",
+            f"### {backend.name}",
+            "",
+            "| Scenario | req/s | p50 ms | p99 ms | x ceiling | Peak worker RSS | Worker boots "
+            "| Errors |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r.label} | {r.rps:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.ratio:.2f} "
+            f"| {r.peak_rss_mb:.1f} MB | {r.boots} | {r.errors} |"
+            for r in backend.results
+        ]
+        lines += [""] + [f"- {note}" for note in backend.notes]
+    lines += [
+        "",
+        "### Goals",
+        "",
+        "| Goal | " + " | ".join(b.name for b in backends) + " |",
+        "|---|" + "---|" * len(backends),
+    ]
+    for goal, numerator, denominator, threshold in GOALS:
+        cells = [goal_cell(b, numerator, denominator, threshold) for b in backends]
+        lines.append(f"| {goal} | " + " | ".join(cells) + " |")
+    lines.append("| Peak worker RSS ≤ 60 MB | " + " | ".join(rss_cell(b) for b in backends) + " |")
+    lines += [
+        "",
+        "The ceiling ratio uses the mean of the first and last ceiling runs.",
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def write_doc(section: str) -> None:
+    text = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    DOC.write_text(head + section + tail)
+
+
+def write_chart(backends: list[Backend]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, _ = plt.subplots(1, len(backends), figsize=(6.5 * len(backends), 4.5), sharey=True)
+    figure.axes[0].invert_yaxis()  # the axes share y: inverted once, in the order run
+    for ax, backend in zip(figure.axes, backends, strict=True):
+        results = [r for r in backend.results if r.key != "ceiling_end"]
+        labels = [r.label for r in results]
+        bars = ax.barh(labels, [r.rps for r in results], color="#4c72b0")
+        for bar, r in zip(bars, results, strict=True):
+            ax.text(
+                bar.get_width(),
+                bar.get_y() + bar.get_height() / 2,
+                f" {r.rps:,.0f} ({r.ratio:.2f}x)",
+                va="center",
+                fontsize=8,
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel("requests per second (log scale)")
+        ax.set_title(backend.name)
+        ax.margins(x=0.35)
+    figure.tight_layout()
+    figure.savefig(CHART, dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL + Redis")
+    args = parser.parse_args()
+    command = (
+        "make bench" if args.duration == 10 else f"python bench/run.py --duration {args.duration}"
+    )
+    base = {**os.environ, **SERVER_ENV}
+    base.pop("DJANGO_DEBUG", None)
+    load_before = f"{os.getloadavg()[0]:.2f}"
+    backends = []
+    with tempfile.TemporaryDirectory(prefix="blogapi-bench-") as tmp:
+        sqlite = {**base, "DATABASE_URL": f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"}
+        sqlite.pop("REDIS_URL", None)
+        backends.append(run_backend("SQLite", sqlite, args.duration))
+        pg = None if args.sqlite_only else postgres_env()
+        if pg is not None:
+            try:
+                backends.append(run_backend("PostgreSQL + Redis", {**base, **pg}, args.duration))
+            finally:
+                postgres_drop()
+    load = f"{load_before} / {os.getloadavg()[0]:.2f}"
+    write_doc(report(backends, machine(), command, load))
+    write_chart(backends)
+    print(f"Wrote {DOC.relative_to(REPO)} and {CHART.relative_to(REPO)}; server logs in {LOGS}.")
+
+
+if __name__ == "__main__":
+    main()

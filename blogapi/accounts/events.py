@@ -1,0 +1,36 @@
+"""Auth events as one structured line each on `blogapi.auth`: ids, kinds and counts, no secrets."""
+
+import logging
+from typing import Any
+
+from django.http import HttpRequest
+
+from blogapi.accounts.models import User
+
+logger = logging.getLogger("blogapi.auth")
+
+# Marks a request whose login is logged: a browsable-API login issues a token and a session.
+_LOGIN_LOGGED = "_blogapi_login_logged"
+
+
+def auth_event(event: str, **fields: Any) -> None:
+    """Log `event` (e.g. `login.failed`) with `fields`: never a password, key, token or address."""
+    details = " ".join(f"{name}={value}" for name, value in fields.items())
+    logger.info("%s %s", event, details, extra={"event": event, **fields})
+
+
+def login_succeeded(*, request: HttpRequest | None, user: User, via: str) -> None:
+    """`login.succeeded` once per request, whichever credentials (`token`, `session`) it opened."""
+    http_request = getattr(request, "_request", request)  # DRF's Request wraps Django's
+    if http_request is not None:
+        if getattr(http_request, _LOGIN_LOGGED, False):
+            return
+        setattr(http_request, _LOGIN_LOGGED, True)
+    auth_event("login.succeeded", user_id=user.pk, via=via)
+
+
+def credentials_revoked(*, user_id: int | None, tokens: int = 0, sessions: int = 0) -> None:
+    """`credential.revoked` per kind that lost any: `kind` token or session, and how many."""
+    for kind, count in (("token", tokens), ("session", sessions)):
+        if count:
+            auth_event("credential.revoked", kind=kind, count=count, user_id=user_id)

@@ -1,0 +1,100 @@
+"""/healthz and /readyz over HTTP: public, cheap, JSON, 503 naming what is down, no redirect."""
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from django.db import OperationalError
+from django.test import Client, override_settings
+
+BROKEN_REDIS = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Port 1: nothing listens there, so every connection is refused.
+        "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
+
+
+def test_healthz_answers_ok_without_touching_the_database(
+    client: Client, db: None, django_assert_num_queries: Any
+) -> None:
+    with django_assert_num_queries(0):
+        response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_readyz_answers_ok_when_database_and_cache_answer(client: Client, db: None) -> None:
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_readyz_answers_503_naming_the_cache_when_redis_is_down(client: Client, db: None) -> None:
+    with override_settings(CACHES=BROKEN_REDIS):
+        started = time.monotonic()
+        response = client.get("/readyz")
+        took = time.monotonic() - started
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "failed": ["cache"]}
+    assert took < 5
+
+
+def refuse(*args: Any, **kwargs: Any) -> None:
+    raise OperationalError("connection refused")
+
+
+@contextmanager
+def failing_database() -> Iterator[None]:
+    """Every query raises, as with PostgreSQL down; undone before the test database's teardown."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("django.db.backends.utils.CursorWrapper.execute", refuse)
+        yield
+
+
+def test_readyz_answers_503_naming_the_database_when_it_fails(client: Client, db: None) -> None:
+    with failing_database():
+        response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "failed": ["database"]}
+
+
+def test_readyz_names_both_when_both_are_down(client: Client, db: None) -> None:
+    with failing_database(), override_settings(CACHES=BROKEN_REDIS):
+        response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json()["failed"] == ["database", "cache"]
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_are_public_even_with_bad_credentials(client: Client, db: None, path: str) -> None:
+    response = client.get(path, HTTP_AUTHORIZATION="Token not-a-real-key")
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_over_plain_http_are_not_redirected_to_https(
+    client: Client, db: None, settings: Any, path: str
+) -> None:
+    settings.SECURE_SSL_REDIRECT = True
+
+    assert client.get(path).status_code == 200
+    assert client.get("/api/v1/").status_code == 301  # everything else still is
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_answer_head_but_refuse_writes(client: Client, db: None, path: str) -> None:
+    assert client.head(path).status_code == 200
+    assert client.post(path).status_code == 405

@@ -1,0 +1,226 @@
+"""`make serve`: gunicorn's settings come from the environment, and a real server runs on them."""
+
+import json
+import os
+import runpy
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import REPO
+
+CONFIG = REPO / "gunicorn.conf.py"
+SERVER_ENV = ("BIND", "PORT", "WEB_CONCURRENCY", "GUNICORN_", "LOG_", "FORWARDED_ALLOW_IPS")
+APP_ENV = ("DJANGO_", "AUTH_", "ACCOUNT_", "DATABASE_", "REDIS_URL", "EMAIL_", "FRONTEND_URL")
+
+
+def gunicorn_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
+    """The names gunicorn.conf.py defines when loaded with only `env` of the server's variables."""
+    for name in list(os.environ):
+        if name.startswith(SERVER_ENV):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(CONFIG))
+
+
+def test_gunicorn_defaults_suit_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = gunicorn_settings(monkeypatch)
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert config["bind"] == "0.0.0.0:8000"
+    assert config["workers"] == min(2 * (cpus or 1) + 1, 12)
+    assert config["worker_class"] == "sync"
+    assert config["timeout"] == 30
+    assert config["graceful_timeout"] == 30
+    assert config["max_requests"] == 1000
+    assert config["max_requests_jitter"] == 100
+    assert config["preload_app"] is False
+    assert config["accesslog"] is None
+    assert config["loglevel"] == "info"
+    assert config["forwarded_allow_ips"] == ""
+    assert config["control_socket_disable"] is True
+
+
+def test_gunicorn_takes_port_workers_timeout_and_level_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = gunicorn_settings(
+        monkeypatch, PORT="9001", WEB_CONCURRENCY="3", GUNICORN_TIMEOUT="75", LOG_LEVEL="WARNING"
+    )
+
+    assert config["bind"] == "0.0.0.0:9001"
+    assert config["workers"] == 3
+    assert config["timeout"] == 75
+    assert config["loglevel"] == "warning"
+
+
+def test_bind_overrides_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = gunicorn_settings(monkeypatch, PORT="9001", BIND="127.0.0.1:8001")
+
+    assert config["bind"] == "127.0.0.1:8001"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("WEB_CONCURRENCY", "0"), ("WEB_CONCURRENCY", "many"), ("GUNICORN_TIMEOUT", "-5")],
+)
+def test_gunicorn_refuses_nonsense_numbers(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    with pytest.raises(ValueError, match=name):
+        gunicorn_settings(monkeypatch, **{name: value})
+
+
+def test_gunicorn_writes_no_access_log_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    logger_class = gunicorn_settings(monkeypatch)["logger_class"]
+
+    assert logger_class.access(object(), "resp", "req", {}, 0) is None
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_serve_collects_static_files_migrates_then_runs_gunicorn() -> None:
+    result = subprocess.run(
+        ["make", "-n", "serve"],  # noqa: S607 - make from PATH, as a developer runs it
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    steps = [
+        line for line in result.stdout.splitlines() if "manage.py" in line or "gunicorn" in line
+    ]
+    assert "collectstatic --noinput" in steps[0]
+    assert "migrate --noinput" in steps[1]
+    assert steps[2].endswith("exec .venv/bin/gunicorn -c gunicorn.conf.py blogapi.wsgi:application")
+    assert "DJANGO_DEBUG" not in result.stdout
+
+
+# --- A real server ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def fetch(url: str, method: str = "GET", **headers: str) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, method=method, headers=headers)  # noqa: S310 - loopback
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def wait_until_up(url: str, server: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "gunicorn exited during startup"
+        try:
+            if fetch(url)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"no answer from {url} within {timeout} s")
+
+
+def production_env(tmp_path: Path, port: int) -> dict[str, str]:
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(SERVER_ENV + APP_ENV)
+    }
+    return {
+        **inherited,
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "1",
+    }
+
+
+@pytest.mark.system
+def test_gunicorn_serves_probes_static_files_and_redacted_json_logs(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = production_env(tmp_path, port)
+    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
+        subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+            [sys.executable, "manage.py", *command],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            timeout=180,
+            check=True,
+        )
+    token, query, key = (secrets.token_urlsafe(16) for _ in range(3))
+    reset_page = f"{base}/api/v1/dj-rest-auth/password/reset/confirm/MQ/{token}/"
+    log = tmp_path / "server.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "blogapi.wsgi:application",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until_up(f"{base}/healthz", server, timeout=30)
+        ready = fetch(f"{base}/readyz", **{"X-Request-ID": "smoke-1"})
+        static = fetch(f"{base}/static/admin/css/base.css", **{"Accept-Encoding": "gzip"})
+        page = fetch(f"{reset_page}?q={query}", Authorization=f"Token {key}")
+        refused = fetch(reset_page, method="POST")  # no CSRF token: Django logs the path
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
+
+    assert ready[0] == 200
+    assert json.loads(ready[2]) == {"status": "ok"}
+    assert ready[1]["X-Request-ID"] == "smoke-1"
+    assert static[0] == 200
+    assert static[1]["Content-Type"].startswith("text/css")
+    assert static[1]["Content-Encoding"] == "gzip"
+    assert page[0] == 200
+    assert refused[0] == 403
+    written = log.read_text()
+    for secret in (token, query, key):
+        assert secret not in written
+    lines = [json.loads(line) for line in written.splitlines() if line.strip()]  # all JSON
+    loggers = {line["logger"] for line in lines}
+    assert "gunicorn.error" in loggers
+    assert "gunicorn.access" not in loggers
+    requests = [line for line in lines if line["logger"] == "blogapi.request"]
+    assert [(line["path"], line["status"]) for line in requests][-3:] == [
+        ("/static/admin/css/base.css", 200),
+        ("/api/v1/dj-rest-auth/password/reset/confirm/***/***/", 200),
+        ("/api/v1/dj-rest-auth/password/reset/confirm/***/***/", 403),
+    ]

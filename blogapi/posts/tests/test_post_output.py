@@ -1,0 +1,45 @@
+"""PostSerializer's hand-built output is exactly what its declared fields would produce."""
+
+from typing import Any
+
+import pytest
+from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
+from rest_framework.test import APIClient
+
+from blogapi.accounts.models import User
+from blogapi.posts.models import Post
+from blogapi.posts.selectors import post_list
+from blogapi.posts.serializers import PostSerializer
+
+
+class FieldByFieldPostSerializer(PostSerializer):
+    """DRF's own representation of the same declared fields: the reference."""
+
+    def to_representation(self, instance: Post) -> Any:
+        return serializers.ModelSerializer.to_representation(self, instance)
+
+
+def as_json(data: Any) -> bytes:
+    return JSONRenderer().render(data)
+
+
+@pytest.mark.parametrize("body", ["Text", "", "ünïcødé \u2028 <b>&</b>", "x" * 10_000])
+def test_post_output_matches_the_declared_fields(alice: User, body: str) -> None:
+    Post.objects.create(author=alice, title="T" * 50, body=body)
+    posts = list(post_list())
+
+    assert as_json(PostSerializer(posts, many=True).data) == as_json(
+        FieldByFieldPostSerializer(posts, many=True).data
+    )
+
+
+def test_created_and_updated_posts_answer_in_the_same_shape(
+    alice_client: APIClient, alice: User
+) -> None:
+    created = alice_client.post("/api/v1/", {"title": "Hi", "body": "There"}, format="json")
+    updated = alice_client.patch(f"/api/v1/{created.json()['id']}/", {"body": "Edited"})
+
+    post = post_list().get(pk=created.json()["id"])
+    assert updated.json() == FieldByFieldPostSerializer(post).data
+    assert created.json()["author"] == {"id": alice.pk, "username": "alice"}

@@ -1,0 +1,173 @@
+"""SQL queries per request: the same small bound for every endpoint at 5 and at 200 rows.
+
+Rows are posts, users and alice's device tokens; each endpoint runs at both sizes under one
+bound, so a query that grows with the data (an N+1, a per-row check) fails here.
+"""
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from blogapi.accounts.models import DeviceToken, User, token_digest
+from blogapi.posts.models import Post
+from conftest import PASSWORD, login, mailed_link, token_client
+
+NEW_PASSWORD = "a brand new passphrase"
+RESET_LINK = r"/password/reset/confirm/(?P<uid>[^/\s]+)/(?P<token>[^/\s]+)/"
+CONFIRM_LINK = r"/registration/account-confirm-email/(?P<key>[^/\s]+)/"
+
+
+@dataclass
+class World:
+    """alice signed in with a token, and `size` posts, users and extra tokens of hers."""
+
+    size: int
+    alice: User
+    alice_client: APIClient
+    anon: APIClient
+    post: Post
+    token: DeviceToken
+
+
+@pytest.fixture(params=[5, 200], ids=lambda size: f"{size}-rows")
+def world(request: pytest.FixtureRequest, alice: User, bob: User) -> World:
+    size: int = request.param
+    User.objects.bulk_create(User(username=f"reader{n}", password="!") for n in range(size))
+    now = timezone.now()
+    Post.objects.bulk_create(
+        Post(author=alice if n % 2 else bob, title=f"Post {n}", body="Body") for n in range(size)
+    )
+    DeviceToken.objects.bulk_create(
+        DeviceToken(
+            user=alice,
+            digest=token_digest(secrets.token_urlsafe()),
+            label=f"Device {n}",
+            expires_at=now + settings.AUTH_TOKEN_TTL,
+            last_used_at=now - timedelta(seconds=n),
+        )
+        for n in range(size)
+    )
+    return World(
+        size=size,
+        alice=alice,
+        alice_client=token_client(login(APIClient(), "alice")),
+        anon=APIClient(),
+        post=Post.objects.filter(author=alice).latest("created_at"),
+        token=DeviceToken.objects.get(user=alice, label="Device 0"),
+    )
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request; `{post}`, `{alice}` and `{token}` in the URL are the world's ids."""
+
+    method: str
+    url: str
+    data: dict[str, Any] | None = None
+    anonymous: bool = False
+
+
+def next_page(w: World, url: str = "/api/v1/") -> Call:
+    return Call("get", w.alice_client.get(f"{url}?page_size=2").json()["next"])
+
+
+def password_reset_confirm(w: World) -> Call:
+    w.anon.post("/api/v1/dj-rest-auth/password/reset/", {"email": "alice@example.com"})
+    link = mailed_link(RESET_LINK)
+    data = {"uid": link.group("uid"), "token": link.group("token")}
+    data |= {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    return Call("post", "/api/v1/dj-rest-auth/password/reset/confirm/", data, anonymous=True)
+
+
+def carol_registers(w: World) -> None:
+    """carol registers through the API; her address is not confirmed yet."""
+    data = {"username": "carol", "email": "carol@example.com"}
+    w.anon.post(REGISTER, data | {"password1": PASSWORD, "password2": PASSWORD}, format="json")
+
+
+def verify_email(w: World) -> Call:
+    carol_registers(w)
+    key = mailed_link(CONFIRM_LINK).group("key")
+    return Call("post", f"{REGISTER}verify-email/", {"key": key}, anonymous=True)
+
+
+def resend_email(w: World) -> Call:
+    carol_registers(w)
+    return Call("post", f"{REGISTER}resend-email/", {"email": "carol@example.com"}, anonymous=True)
+
+
+AUTH = "/api/v1/dj-rest-auth/"
+REGISTER = f"{AUTH}registration/"
+SIGNUP = {"username": "dave", "email": "dave@example.com", "password1": PASSWORD}
+CHANGE = {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+
+# Endpoint: (the request, or how to prepare it; the most queries it may take at any size).
+CASES: dict[str, tuple[Call | Callable[[World], Call], int]] = {
+    "posts list": (Call("get", "/api/v1/"), 2),
+    "posts list, next page": (next_page, 2),
+    "post detail": (Call("get", "/api/v1/{post}/"), 2),
+    "post create": (Call("post", "/api/v1/", {"title": "New", "body": "Text"}), 2),
+    "post update": (Call("patch", "/api/v1/{post}/", {"title": "Edited"}), 3),
+    "post delete": (Call("delete", "/api/v1/{post}/"), 3),
+    "users list": (Call("get", "/api/v1/users/"), 2),
+    "users list, next page": (lambda w: next_page(w, "/api/v1/users/"), 2),
+    "user detail": (Call("get", "/api/v1/users/{alice}/"), 2),
+    "own details": (Call("get", f"{AUTH}user/"), 1),
+    "tokens list": (Call("get", f"{AUTH}tokens/"), 3),
+    "token revoke": (Call("delete", f"{AUTH}tokens/token-{{token}}/"), 3),
+    "logout": (Call("post", f"{AUTH}logout/"), 2),
+    "logout everywhere": (Call("post", f"{AUTH}logout-all/"), 5),
+    "login": (Call("post", f"{AUTH}login/", {"username": "alice", "password": PASSWORD}, True), 12),
+    "registration": (Call("post", REGISTER, SIGNUP | {"password2": PASSWORD}, True), 19),
+    "password change": (Call("post", f"{AUTH}password/change/", CHANGE), 18),
+    "password reset": (
+        Call("post", f"{AUTH}password/reset/", {"email": "alice@example.com"}, True),
+        5,
+    ),
+    "password reset confirm": (password_reset_confirm, 13),
+    "verify e-mail": (verify_email, 11),
+    "resend e-mail": (resend_email, 6),
+}
+
+
+@pytest.mark.parametrize(("case", "bound"), CASES.values(), ids=CASES.keys())
+def test_queries_per_request_do_not_grow_with_the_data(
+    world: World,
+    case: Call | Callable[[World], Call],
+    bound: int,
+    django_assert_max_num_queries: Any,
+) -> None:
+    call = case if isinstance(case, Call) else case(world)
+    client = world.anon if call.anonymous else world.alice_client
+    url = call.url.format(post=world.post.pk, alice=world.alice.pk, token=world.token.pk)
+
+    with django_assert_max_num_queries(bound):
+        response = getattr(client, call.method)(url, call.data, format="json")
+
+    assert response.status_code in (200, 201, 204), response.content
+
+
+@pytest.mark.parametrize("path", ["/api/v1/", "detail"])
+def test_an_authenticated_read_writes_nothing(
+    alice_client: APIClient, alice: User, path: str
+) -> None:
+    post = Post.objects.create(author=alice, title="Hello", body="Text")
+    url = f"/api/v1/{post.pk}/" if path == "detail" else path
+
+    # Within the touch interval of the login that issued the token: reads must be SELECTs only.
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(3):
+            assert alice_client.get(url).status_code == 200
+
+    statements = [q["sql"].lstrip().split(None, 1)[0].upper() for q in queries.captured_queries]
+    assert statements
+    assert set(statements) == {"SELECT"}, queries.captured_queries

@@ -1,0 +1,78 @@
+"""Gunicorn settings for `make serve`, from the environment (BIND/PORT, WEB_CONCURRENCY, ...)."""
+
+import os
+
+from gunicorn.glogging import Logger
+
+from blogapi.core.logging import RedactingJsonFormatter, RedactingTextFormatter
+
+# Each worker holds a database connection (kept for DATABASE_CONN_MAX_AGE): more processes than
+# this buy no throughput for a small API and exhaust PostgreSQL's connection slots.
+MAX_DEFAULT_WORKERS = 12
+
+
+def _whole_number(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
+        raise ValueError(f"{name} must be a whole number of at least 1, not {raw!r}.")
+    return int(raw)
+
+
+def _cpu_count() -> int:
+    # The CPUs this process may run on (a container's cpuset), not the whole machine's.
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+class RedactingLogger(Logger):
+    """Gunicorn's own lines through the app's formatter (LOG_FORMAT); no access log of its own.
+
+    Gunicorn's access line holds the raw path and query string (a mailed reset link's token);
+    the app writes one redacted `blogapi.request` line per request instead.
+    """
+
+    def setup(self, cfg: object) -> None:
+        super().setup(cfg)
+        text = os.environ.get("LOG_FORMAT", "json") == "text"
+        for handler in self.error_log.handlers:
+            handler.setFormatter(RedactingTextFormatter() if text else RedactingJsonFormatter())
+
+    def access(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+bind = os.environ.get("BIND") or f"0.0.0.0:{_whole_number('PORT', 8000)}"
+workers = _whole_number("WEB_CONCURRENCY", min(2 * _cpu_count() + 1, MAX_DEFAULT_WORKERS))
+worker_class = "sync"
+# A request running longer than this is killed (its worker restarted).
+timeout = _whole_number("GUNICORN_TIMEOUT", 30)
+# On stop or reload, workers finish their requests; longer than EMAIL_TIMEOUT (10 s), which
+# queued mail gets to leave at exit (blogapi.core.mail).
+graceful_timeout = 30
+# Sync workers close every connection after its response; this applies only to other workers.
+keepalive = 5
+# Recycle workers now and then (bounded memory growth), not all at once.
+max_requests = 1000
+max_requests_jitter = 100
+# No preload: every worker imports the app after the fork, so nothing opened at import (database
+# or Redis connections, the mail thread) is shared between processes, and a HUP loads new code.
+preload_app = False
+
+logger_class = RedactingLogger
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+# Trust X-Forwarded-* from nobody here: Django decides by TRUSTED_PROXY_COUNT, in one place.
+forwarded_allow_ips = ""
+# The gunicornc control socket (resizing, reloading) is one more interface nobody uses here; its
+# default path in $HOME would also collide between two servers on one machine.
+control_socket_disable = True
+# The workers' heartbeat files on tmpfs: a slow disk must not make the arbiter kill healthy workers.
+_TMPFS = "/dev/shm"  # noqa: S108 - gunicorn creates and unlinks its own files there
+if os.path.isdir(_TMPFS):
+    worker_tmp_dir = _TMPFS
+proc_name = "blogapi"
