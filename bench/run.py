@@ -290,8 +290,10 @@ def run_backend(name: str, env: dict[str, str], duration: int) -> Backend:
             load("ceiling_end", "Ceiling again (drift check)", "/bench/ceiling/"),
         ]
     backend.ceiling = (backend.get("ceiling").rps + backend.get("ceiling_end").rps) / 2
+    print(f"  Ratios to the ceiling ({backend.ceiling:.0f} req/s, the mean of both runs):")
     for result in backend.results:
         result.ratio = result.rps / backend.ceiling
+        print(f"    {result.label:<42} {result.ratio:5.2f} x", flush=True)
     return backend
 
 
