@@ -23,11 +23,11 @@ def env_duration(env: environ.Env, name: str, default: timedelta) -> timedelta:
 
 
 def env_positive_int(env: environ.Env, name: str, default: int) -> int:
-    """A whole number ≥ 1."""
-    value = env.int(name, default=default)
+    """A whole number ≥ 1; anything else refuses to start."""
+    value = env_count(env, name, default=default)
     if value < 1:
         raise ImproperlyConfigured(f"{name} must be a whole number of at least 1.")
-    return int(value)
+    return value
 
 
 def env_rate_limits(env: environ.Env, name: str, defaults: dict[str, str]) -> dict[str, str]:
