@@ -19,7 +19,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 CHECK_ENV := DJANGO_SECRET_KEY=check-only-secret-key-not-for-production-0123456789 \
 	DJANGO_ALLOWED_HOSTS=localhost DATABASE_URL=sqlite:///:memory:
 
-.PHONY: help install run serve test lint typecheck checks pytest pytest-postgres pytest-system browser fmt bench demo clean
+.PHONY: help install run serve test lint typecheck checks pytest pytest-postgres pytest-system contract browser fmt bench demo clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -70,9 +70,12 @@ pytest-postgres: install  ## The test suite on PostgreSQL + Redis (started here 
 	  DATABASE_URL=$(PG_TEST_URL) REDIS_URL=$(REDIS_TEST_URL) $(VENV)/bin/pytest -m "not system"; \
 	elif [ $$status -eq 1 ]; then true; else exit $$status; fi
 
-pytest-system: install  ## Gunicorn on a throwaway PostgreSQL + Redis: several servers, faults, a real browser.
+pytest-system: install  ## Gunicorn on a throwaway PostgreSQL + Redis: servers, faults, contract fuzzing, a browser.
 	scripts/install-chromium.sh
 	$(VENV)/bin/pytest -m system
+
+contract: install  ## Contract fuzzing alone: schemathesis against gunicorn on a throwaway PostgreSQL (~90 s).
+	$(VENV)/bin/pytest -m system blogapi/core/tests/test_contract.py
 
 browser: install  ## Only the browser tests (headless Chromium); screenshots in test-results/browser/.
 	scripts/install-chromium.sh

@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,12 @@ from blogapi.accounts.models import User
 
 PASSWORD = "correct horse battery staple"
 REPO = Path(__file__).resolve().parent
+
+# Hypothesis (and schemathesis on it) caches constants and Unicode tables in ./.hypothesis/ even
+# without an example database: keep them out of the working tree. Read at first use.
+os.environ.setdefault(
+    "HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "blogapi-hypothesis")
+)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

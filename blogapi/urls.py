@@ -8,8 +8,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from blogapi.core import health
 
 urlpatterns = [
-    path("healthz", health.healthz, name="healthz"),
-    path("readyz", health.readyz, name="readyz"),
+    path("healthz", health.HealthzView.as_view(), name="healthz"),
+    path("readyz", health.ReadyzView.as_view(), name="readyz"),
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
     # Account routes first: `users/` and our e-mail pages must never fall to the post routes.

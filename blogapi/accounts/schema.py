@@ -1,8 +1,17 @@
-"""OpenAPI description of our authentication (drf-spectacular extension, loaded in apps.ready)."""
+"""OpenAPI description of our authentication and account endpoints: schemes, answers, examples.
+
+The authentication extensions register themselves when apps.ready imports this module; the rest
+is used by the `@extend_schema` decorators in views.py.
+"""
 
 from typing import Any
 
+from drf_spectacular.authentication import BasicScheme, SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, inline_serializer
+from rest_framework import serializers
+
+from blogapi.accounts.serializers import TokenOutputSerializer
 
 
 class DeviceTokenScheme(OpenApiAuthenticationExtension):
@@ -22,3 +31,147 @@ class DeviceTokenScheme(OpenApiAuthenticationExtension):
                 "AUTH_TOKEN_IDLE_TTL unused."
             ),
         }
+
+
+class SessionCookieScheme(SessionScheme):
+    """drf-spectacular's cookie scheme, plus where the cookie comes from and the CSRF rule."""
+
+    priority = 0
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            **super().get_security_definition(auto_schema),
+            "description": (
+                "The browsable API's session (`/api-auth/login/`, or an HTML-form login). "
+                "POST, PUT, PATCH and DELETE also need the `X-CSRFToken` header (from the "
+                "`csrftoken` cookie), else 403."
+            ),
+        }
+
+
+class BasicCredentialsScheme(BasicScheme):
+    """drf-spectacular's Basic scheme, plus the setting that enables it and its rate limits."""
+
+    priority = 0
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            **super().get_security_definition(auto_schema),
+            "description": (
+                "Only with AUTH_BASIC_ENABLED=true; each request checks the password under the "
+                "login rate limits."
+            ),
+        }
+
+
+DetailSerializer = inline_serializer("Detail", {"detail": serializers.CharField()})
+# Registration answers a key, or (mandatory verification) only that a mail was sent.
+RegisteredSerializer = PolymorphicProxySerializer(
+    component_name="Registered",
+    serializers=[TokenOutputSerializer, DetailSerializer],
+    resource_type_field_name=None,
+)
+
+EXAMPLE_PASSWORD = "correct horse battery staple"  # noqa: S105 - documentation
+EXAMPLE_KEY = "blogapi_Zx3vQ0m9bW1kR5tY7uI2oP4aS6dF8gH0jK3lL5zX7cV"
+
+
+def _request(name: str, value: dict[str, Any], summary: str = "") -> OpenApiExample:
+    return OpenApiExample(name, value=value, summary=summary, request_only=True)
+
+
+def _response(status: int, name: str, value: Any, summary: str = "") -> OpenApiExample:
+    return OpenApiExample(
+        name, value=value, summary=summary, response_only=True, status_codes=[status]
+    )
+
+
+LOGIN_EXAMPLES = [
+    _request(
+        "With a username",
+        {"username": "alice", "password": EXAMPLE_PASSWORD, "device": "Alice's phone"},
+        "Log in from an app, naming the device",
+    ),
+    _request("By address", {"email": "alice@example.com", "password": EXAMPLE_PASSWORD}),
+    _response(200, "Key", {"key": EXAMPLE_KEY}, "A new key for this device, shown once"),
+]
+
+REGISTER_EXAMPLES = [
+    _request(
+        "New account",
+        {
+            "username": "alice",
+            "email": "alice@example.com",
+            "password1": EXAMPLE_PASSWORD,
+            "password2": EXAMPLE_PASSWORD,
+        },
+    ),
+    _response(201, "Key", {"key": EXAMPLE_KEY}, "Signed in on this device"),
+    _response(
+        201,
+        "Verification sent",
+        {"detail": "Verification e-mail sent."},
+        "With ACCOUNT_EMAIL_VERIFICATION=mandatory: confirm the address, then log in",
+    ),
+]
+
+PASSWORD_RESET_EXAMPLES = [
+    _request("Address", {"email": "alice@example.com"}),
+    _response(200, "Sent", {"detail": "Password reset e-mail has been sent."}),
+]
+
+PASSWORD_RESET_CONFIRM_EXAMPLES = [
+    _request(
+        "From the mailed link",
+        {
+            "uid": "1",
+            "token": "cf6n3x-1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e",
+            "new_password1": "a brand new passphrase",
+            "new_password2": "a brand new passphrase",
+        },
+    ),
+    _response(200, "Reset", {"detail": "Password has been reset with the new password."}),
+]
+
+CREDENTIAL_LIST_EXAMPLES = [
+    _response(
+        200,
+        "A phone and a browser",
+        [
+            {
+                "id": "token-7",
+                "kind": "token",
+                "label": "Alice's phone",
+                "created_at": "2026-11-27T19:40:00Z",
+                "last_used_at": "2026-11-27T19:41:00Z",
+                "expires_at": "2026-12-04T19:41:00Z",
+                "last_ip": "203.0.113.5",
+                "user_agent": "BlogApp/2.1 (iOS 17)",
+                "current": True,
+            },
+            {
+                "id": "session-3",
+                "kind": "session",
+                "label": "Browser session (Firefox on Linux)",
+                "created_at": "2026-11-20T08:00:00Z",
+                "last_used_at": "2026-11-26T21:12:00Z",
+                "expires_at": "2026-12-04T08:00:00Z",
+                "last_ip": "198.51.100.23",
+                "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Firefox/133.0",
+                "current": False,
+            },
+        ],
+    ),
+]
+
+USER_LIST_EXAMPLES = [
+    _response(
+        200,
+        "First page",
+        {
+            "next": "https://api.example.com/api/v1/users/?cursor=cD0y",
+            "previous": None,
+            "results": [{"id": 1, "username": "alice"}, {"id": 2, "username": "bob"}],
+        },
+    ),
+]

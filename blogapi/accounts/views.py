@@ -17,7 +17,7 @@ from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -25,9 +25,20 @@ from rest_framework.views import APIView
 
 from blogapi.accounts.devices import client_ip
 from blogapi.accounts.models import DeviceToken, User
+from blogapi.accounts.schema import (
+    CREDENTIAL_LIST_EXAMPLES,
+    LOGIN_EXAMPLES,
+    PASSWORD_RESET_CONFIRM_EXAMPLES,
+    PASSWORD_RESET_EXAMPLES,
+    REGISTER_EXAMPLES,
+    USER_LIST_EXAMPLES,
+    DetailSerializer,
+    RegisteredSerializer,
+)
 from blogapi.accounts.selectors import credential_get_for_user, credential_list_for_user
 from blogapi.accounts.serializers import (
     CredentialOutputSerializer,
+    TokenOutputSerializer,
     UserOutputSerializer,
     VerifyEmailInputSerializer,
     email_verification_is_mandatory,
@@ -46,8 +57,6 @@ from blogapi.accounts.services.user_signup_complete import user_signup_complete
 from blogapi.core import ratelimit
 from blogapi.core.pagination import OldestIdFirstCursorPagination
 
-_DetailSerializer = inline_serializer("Detail", {"detail": serializers.CharField()})
-
 
 def _from_html_form(request: HttpRequest) -> bool:
     """A browser form (the browsable API), as opposed to a JSON client."""
@@ -56,6 +65,7 @@ def _from_html_form(request: HttpRequest) -> bool:
     )
 
 
+@extend_schema_view(get=extend_schema(examples=USER_LIST_EXAMPLES))
 class UserListView(generics.ListAPIView):
     """Every user's public profile (id, username); signed-in callers only, read-only."""
 
@@ -71,6 +81,9 @@ class UserDetailView(generics.RetrieveAPIView):
     serializer_class = UserOutputSerializer
 
 
+@extend_schema_view(
+    post=extend_schema(responses={201: RegisteredSerializer}, examples=REGISTER_EXAMPLES)
+)
 class RegisterView(BaseRegisterView):
     """dj-rest-auth's registration: a new per-device token (201); atomic and race-safe.
 
@@ -123,6 +136,9 @@ class RegisterView(BaseRegisterView):
         return {"key": self.issued_key}
 
 
+@extend_schema_view(
+    post=extend_schema(responses={200: TokenOutputSerializer}, examples=LOGIN_EXAMPLES)
+)
 class LoginView(BaseLoginView):
     """dj-rest-auth's login; only a login from an HTML form (browsable API) also opens a session.
 
@@ -139,7 +155,7 @@ class ResendEmailView(ResendEmailVerificationView):
 
     rate_limit_scope = "resend_email_ip"
 
-    @extend_schema(responses={200: _DetailSerializer})
+    @extend_schema(responses={200: DetailSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.create(request, *args, **kwargs)
 
@@ -150,12 +166,18 @@ class ResendEmailView(ResendEmailVerificationView):
         return Response({"detail": "ok"})
 
 
+@extend_schema_view(
+    post=extend_schema(responses={200: DetailSerializer}, examples=PASSWORD_RESET_EXAMPLES)
+)
 class PasswordResetView(BasePasswordResetView):
     """dj-rest-auth's reset request, limited per IP (and per address, in the form)."""
 
     rate_limit_scope = "password_reset_ip"
 
 
+@extend_schema_view(
+    post=extend_schema(responses={200: DetailSerializer}, examples=PASSWORD_RESET_CONFIRM_EXAMPLES)
+)
 class PasswordResetConfirmView(BasePasswordResetConfirmView):
     """dj-rest-auth's reset confirm, limited per IP; the link works once."""
 
@@ -167,7 +189,7 @@ class LogoutView(APIView):
 
     permission_classes = (permissions.AllowAny,)
 
-    @extend_schema(request=None, responses={200: _DetailSerializer})
+    @extend_schema(request=None, responses={200: DetailSerializer})
     def post(self, request: Request) -> Response:
         credentials_in_use_revoke(request=request)
         return Response({"detail": "Successfully logged out."})
@@ -176,7 +198,7 @@ class LogoutView(APIView):
 class LogoutAllView(APIView):
     """End every token and every browser session of the caller, this one included."""
 
-    @extend_schema(request=None, responses={200: _DetailSerializer})
+    @extend_schema(request=None, responses={200: DetailSerializer})
     def post(self, request: Request) -> Response:
         credentials_revoke_all(user=request.user)  # type: ignore[arg-type]
         logout(request)
@@ -186,7 +208,9 @@ class LogoutAllView(APIView):
 class CredentialListView(APIView):
     """Every way the caller is signed in: device tokens and browser sessions, never a secret."""
 
-    @extend_schema(responses={200: CredentialOutputSerializer(many=True)})
+    @extend_schema(
+        responses={200: CredentialOutputSerializer(many=True)}, examples=CREDENTIAL_LIST_EXAMPLES
+    )
     def get(self, request: Request) -> Response:
         credentials = credential_list_for_user(
             user=request.user,  # type: ignore[arg-type]
@@ -199,7 +223,7 @@ class CredentialListView(APIView):
 class CredentialRevokeView(APIView):
     """Revoke one of the caller's own tokens or sessions; any other id answers 404."""
 
-    @extend_schema(responses={204: None, 404: _DetailSerializer})
+    @extend_schema(responses={204: None, 404: DetailSerializer})
     def delete(self, request: Request, credential_id: str) -> Response:
         credential = credential_get_for_user(
             user=request.user,  # type: ignore[arg-type]
@@ -220,10 +244,7 @@ class VerifyEmailView(APIView):
     permission_classes = (permissions.AllowAny,)
     rate_limit_scope = "verify_email_ip"
 
-    @extend_schema(
-        request=VerifyEmailInputSerializer,
-        responses={200: _DetailSerializer, 400: _DetailSerializer},
-    )
+    @extend_schema(request=VerifyEmailInputSerializer, responses={200: DetailSerializer})
     def post(self, request: Request) -> Response:
         serializer = VerifyEmailInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

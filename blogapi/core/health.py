@@ -1,22 +1,70 @@
-"""Probes for load balancers and orchestrators: public, cheap, JSON, never cached."""
+"""Probes for load balancers and orchestrators: public, cheap, JSON, never cached.
+
+DRF views only so that the OpenAPI schema describes them like every other endpoint (and a POST
+answers a JSON 405 with `Allow`): no authentication, permission, throttle or session work, and
+the client's Accept header is ignored, so a probe can never be refused with 406.
+"""
 
 import logging
 import uuid
+from collections.abc import Iterable
 
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_safe
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 logger = logging.getLogger(__name__)
 
 
-@never_cache
-@require_safe
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness: the process answers. Touches no database, cache or session."""
-    return JsonResponse({"status": "ok"})
+class AlwaysJSON(BaseContentNegotiation):
+    """JSON whatever the request's Accept header says (DRF would answer 406 to `text/html`)."""
+
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, str(renderer.media_type)
+
+
+@method_decorator(never_cache, name="dispatch")
+class ProbeView(APIView):
+    """A public GET/HEAD view that never authenticates, throttles or reads a session."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = ()
+    renderer_classes = (JSONRenderer,)
+    content_negotiation_class = AlwaysJSON
+    http_method_names = ["get", "head"]
+
+
+_Ok = inline_serializer("HealthOk", {"status": serializers.ChoiceField(choices=["ok"])})
+_OK_EXAMPLE = OpenApiExample("Up", value={"status": "ok"}, response_only=True, status_codes=[200])
+
+
+class HealthzView(ProbeView):
+    @extend_schema(
+        tags=["health"],
+        summary="Liveness",
+        responses={200: _Ok},
+        examples=[_OK_EXAMPLE],
+    )
+    def get(self, request: Request) -> Response:
+        """Liveness: the process answers. Touches no database, cache or session."""
+        return Response({"status": "ok"})
 
 
 def _database_is_reachable() -> bool:
@@ -45,12 +93,39 @@ def _cache_is_reachable() -> bool:
     return reachable
 
 
-@never_cache
-@require_safe
-def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: the database and the cache answer; otherwise 503 naming the ones that failed."""
-    checks = {"database": _database_is_reachable, "cache": _cache_is_reachable}
-    failed = [name for name, is_reachable in checks.items() if not is_reachable()]
-    if failed:
-        return JsonResponse({"status": "unavailable", "failed": failed}, status=503)
-    return JsonResponse({"status": "ok"})
+_Unavailable = inline_serializer(
+    "HealthUnavailable",
+    {
+        "status": serializers.ChoiceField(choices=["unavailable"]),
+        "failed": serializers.ListField(
+            child=serializers.ChoiceField(choices=["database", "cache"]), min_length=1
+        ),
+    },
+)
+
+
+class ReadyzView(ProbeView):
+    @extend_schema(
+        tags=["health"],
+        summary="Readiness",
+        responses={
+            200: _Ok,
+            503: OpenApiResponse(_Unavailable, description="Names the services that failed."),
+        },
+        examples=[
+            _OK_EXAMPLE,
+            OpenApiExample(
+                "Cache down",
+                value={"status": "unavailable", "failed": ["cache"]},
+                response_only=True,
+                status_codes=[503],
+            ),
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        """Readiness: the database and the cache answer; else 503 naming the ones that failed."""
+        checks = {"database": _database_is_reachable, "cache": _cache_is_reachable}
+        failed = [name for name, is_reachable in checks.items() if not is_reachable()]
+        if failed:
+            return Response({"status": "unavailable", "failed": failed}, status=503)
+        return Response({"status": "ok"})

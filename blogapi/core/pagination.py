@@ -15,6 +15,7 @@ class NewestFirstCursorPagination(CursorPagination):
     ordering: tuple[str, ...] = ("-created_at", "-id")
     page_size_query_param = "page_size"
     max_page_size = 100
+    example_next = "https://api.example.com/api/v1/?cursor=cD0yMDI2LTExLTI3KzE5JTNBMzY%3D"
     _model: type[Model] | None = None
 
     def paginate_queryset(
@@ -38,8 +39,32 @@ class NewestFirstCursorPagination(CursorPagination):
             raise NotFound(self.invalid_cursor_message) from None
         return cursor
 
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        """DRF's two query parameters, described as they behave (DRF's words are generic)."""
+        descriptions = {
+            self.cursor_query_param: "Opaque, from `next` or `previous`; a forged one answers 404.",
+            self.page_size_query_param: (
+                f"Rows per page, 1 to {self.max_page_size} (more gives {self.max_page_size}); "
+                f"default {self.page_size}, also for any other value."
+            ),
+        }
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["description"] = descriptions[parameter["name"]]
+        return parameters
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """DRF's page shape, with `next` and `previous` always present and this API's URLs."""
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["required"] = ["next", "previous", "results"]
+        links = paginated["properties"]
+        links["next"]["example"] = self.example_next
+        links["previous"]["example"] = None
+        return paginated
+
 
 class OldestIdFirstCursorPagination(NewestFirstCursorPagination):
     """Same contract, ordered by ascending id, for tables without a creation timestamp."""
 
     ordering = ("id",)
+    example_next = "https://api.example.com/api/v1/users/?cursor=cD0yMA%3D%3D"

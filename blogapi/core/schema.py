@@ -1,10 +1,12 @@
-"""OpenAPI post-processing: the error answers every operation can give, with their shapes.
+"""OpenAPI post-processing: the error answers every operation can give, with shapes and examples.
 
 drf-spectacular documents what views return on success; the errors come from shared machinery
 (authentication, throttles, parsers, middleware), so they are added here once for all operations.
 """
 
 from typing import Any
+
+from blogapi.core.exceptions import DATABASE_UNAVAILABLE
 
 ERROR = {"$ref": "#/components/schemas/ErrorDetail"}
 FIELD_ERRORS = {"$ref": "#/components/schemas/FieldErrors"}
@@ -22,43 +24,100 @@ SCHEMAS = {
         "example": {"title": ["Ensure this field has no more than 50 characters."]},
     },
 }
-RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "FieldErrors": {
+        "summary": "Invalid fields",
+        "value": {
+            "title": ["Ensure this field has no more than 50 characters."],
+            "body": ["This field is required."],
+        },
+    },
+    "NonFieldErrors": {
+        "summary": "An error spanning fields",
+        "value": {"non_field_errors": ["Unable to log in with provided credentials."]},
+    },
+    "MalformedJSON": {
+        "summary": "Malformed JSON",
+        "value": {"detail": "JSON parse error - Expecting value: line 1 column 1 (char 0)"},
+    },
+    "BadRequest": {
+        "summary": "Malformed request",
+        "value": {"detail": "Invalid Content-Length header."},
+    },
+    "NotAuthenticated": {
+        "summary": "No credentials",
+        "value": {"detail": "Authentication credentials were not provided."},
+    },
+    "InvalidToken": {"summary": "Unknown or revoked key", "value": {"detail": "Invalid token."}},
+    "ExpiredToken": {"summary": "Expired key", "value": {"detail": "Token has expired."}},
+    "Throttled": {
+        "summary": "Rate limited",
+        "value": {"detail": "Request was throttled. Expected available in 120 seconds."},
+    },
+    "DatabaseUnavailable": {"summary": "Database unreachable", "value": DATABASE_UNAVAILABLE},
+}
+RETRY_AFTER = {"schema": {"type": "integer", "minimum": 1}, "description": "Seconds to wait."}
 
 
-def _json(schema: dict[str, Any], description: str, headers: dict[str, Any] | None = None) -> dict:
-    response: dict[str, Any] = {
-        "description": description,
-        "content": {"application/json": {"schema": schema}},
-    }
+def _json(
+    schema: dict[str, Any],
+    description: str,
+    headers: dict[str, Any] | None = None,
+    examples: tuple[str, ...] = (),
+) -> dict:
+    media: dict[str, Any] = {"schema": schema}
+    if examples:
+        media["examples"] = {name: {"$ref": f"#/components/examples/{name}"} for name in examples}
+    response: dict[str, Any] = {"description": description, "content": {"application/json": media}}
     if headers:
         response["headers"] = headers
     return response
 
 
 def _errors_for(method: str, path: str, operation: dict[str, Any]) -> dict[str, dict]:
-    has_body = method in ("post", "put", "patch")
+    # Views without authenticators (the health probes) read no credentials, consult no rate-limit
+    # store and ignore Accept: they cannot answer 401, 406 or 429, and declare their own 503.
+    secured = any(requirement for requirement in operation.get("security", []))
     errors: dict[str, dict] = {
-        "401": _json(
-            ERROR,
-            "No, invalid, expired or revoked credentials.",
-            {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Token`"}},
-        ),
         "405": _json(
             ERROR,
             "Method not allowed on this path.",
-            {"Allow": {"schema": {"type": "string"}, "description": "The allowed methods."}},
+            {"Allow": {"schema": {"type": "string"}, "required": True, "example": "GET, HEAD"}},
         ),
-        "429": _json(ERROR, "Rate limited: retry after `Retry-After` seconds.", RETRY_AFTER),
-        "503": _json(
-            ERROR, "A backing service (database, rate-limit store) is unreachable.", RETRY_AFTER
-        ),
+        # Checked on the declared Content-Length of every request, before any view runs.
+        "413": _json(ERROR, "Body over 1 MiB."),
     }
-    if has_body:
+    if "requestBody" in operation:
         errors["400"] = _json(
-            {"anyOf": [FIELD_ERRORS, ERROR]}, "Invalid data (per field) or malformed JSON."
+            {"anyOf": [FIELD_ERRORS, ERROR]},
+            "Invalid data (per field) or malformed JSON.",
+            examples=("FieldErrors", "NonFieldErrors", "MalformedJSON"),
         )
-        errors["413"] = _json(ERROR, "Body over 1 MiB.")
         errors["415"] = _json(ERROR, "Unsupported Content-Type (use application/json).")
+    else:
+        errors["400"] = _json(
+            ERROR, "Malformed request (e.g. an invalid Content-Length).", examples=("BadRequest",)
+        )
+    if secured:
+        errors["401"] = _json(
+            ERROR,
+            "No, invalid, expired or revoked credentials.",
+            {"WWW-Authenticate": {"schema": {"enum": ["Token"]}, "required": True}},
+            examples=("NotAuthenticated", "InvalidToken", "ExpiredToken"),
+        )
+        errors["406"] = _json(ERROR, "The Accept header names no type this API answers with.")
+        errors["429"] = _json(
+            ERROR,
+            "Rate limited: retry after `Retry-After` seconds.",
+            {"Retry-After": {**RETRY_AFTER, "required": True}},
+            examples=("Throttled",),
+        )
+        errors["503"] = _json(
+            ERROR,
+            "A backing service (database, rate-limit store) is unreachable.",
+            {"Retry-After": RETRY_AFTER},
+            examples=("DatabaseUnavailable",),
+        )
     if method in ("post", "put", "patch", "delete"):
         errors["403"] = _json(ERROR, "Not allowed (e.g. not the author), or CSRF check failed.")
     if "{" in path or any(p.get("name") == "cursor" for p in operation.get("parameters", [])):
@@ -68,7 +127,9 @@ def _errors_for(method: str, path: str, operation: dict[str, Any]) -> dict[str, 
 
 def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """POSTPROCESSING_HOOKS entry: documents the shared error answers of every operation."""
-    result.setdefault("components", {}).setdefault("schemas", {}).update(SCHEMAS)
+    components = result.setdefault("components", {})
+    components.setdefault("schemas", {}).update(SCHEMAS)
+    components.setdefault("examples", {}).update(EXAMPLES)
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})

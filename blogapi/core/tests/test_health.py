@@ -98,3 +98,23 @@ def test_probes_over_plain_http_are_not_redirected_to_https(
 def test_probes_answer_head_but_refuse_writes(client: Client, db: None, path: str) -> None:
     assert client.head(path).status_code == 200
     assert client.post(path).status_code == 405
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete", "options"])
+def test_probes_refuse_other_methods_with_json_and_allow(
+    client: Client, db: None, method: str
+) -> None:
+    response = getattr(client, method)("/healthz")
+
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+    assert set(response.json()) == {"detail"}
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_answer_json_whatever_the_accept_header(client: Client, db: None, path: str) -> None:
+    response = client.get(path, HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"status": "ok"}

@@ -22,7 +22,9 @@ from blogapi.core.tests.processes import (
     RedisServer,
     SmtpPeer,
     manage,
-    missing_tools,
+    services,
+    skip_without_tools,
+    stop_quietly,
     wait_for,
 )
 
@@ -31,12 +33,7 @@ pytestmark = pytest.mark.system
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a brand new passphrase"
 
-if missing_tools():
-    if os.environ.get("CI") == "true":
-        raise RuntimeError(f"CI needs {', '.join(missing_tools())} for the system tests")
-    pytest.skip(
-        f"system tests need {', '.join(missing_tools())} (installed in CI)", allow_module_level=True
-    )
+skip_without_tools()
 
 
 @dataclass
@@ -57,50 +54,16 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("system")
-    postgres = PostgresCluster()
-    postgres.start()
-    redis = RedisServer()
-    redis.start()
-    smtp = SmtpPeer()
-    smtp.controller.start()
-    database_url = postgres.create_database("blogapi")
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", str(tmp_path_factory.getbasetemp())),
-        "DJANGO_SETTINGS_MODULE": "blogapi.settings",
-        "DJANGO_SECRET_KEY": "system-test-secret-key-0123456789-0123456789-0123456789",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "DJANGO_SECURE_COOKIES": "false",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
-        "EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}",
-        "EMAIL_TIMEOUT": "2",
-        "SITE_URL": "http://127.0.0.1",
-        # One client IP (127.0.0.1) makes every request here: keep the per-IP budgets out of
-        # the way and the per-account login limit as shipped.
-        "RATE_LIMITS": "login_ip=100000/60,signup_ip=100000/60,password_reset_ip=100000/60,"
-        "password_reset_confirm_ip=100000/60,token_failures_ip=100000/60",
-    }
-    manage(env, "migrate", "--noinput")
-    a, b = AppServer(env, root / "a.log"), AppServer(env, root / "b.log")
-    a.start()
-    b.start()
-    try:
-        yield Stack(postgres, redis, smtp, database_url, a, b)
-    finally:
-        for stop in (
-            a.stop,
-            b.stop,
-            smtp.controller.stop,
-            redis.stop,
-            postgres.stop,
-            postgres.remove,
-        ):
-            try:
-                stop()
-            except Exception as error:  # keep stopping the others
-                print(f"teardown: {error!r}")
+    with services(os.environ.get("HOME", str(tmp_path_factory.getbasetemp()))) as running:
+        manage(running.env, "migrate", "--noinput")
+        a, b = AppServer(running.env, root / "a.log"), AppServer(running.env, root / "b.log")
+        try:
+            a.start()
+            b.start()
+            yield Stack(running.postgres, running.redis, running.smtp, running.database_url, a, b)
+        finally:
+            stop_quietly(a.stop)
+            stop_quietly(b.stop)
 
 
 def register(server: AppServer, username: str) -> str:
