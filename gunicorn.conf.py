@@ -1,5 +1,6 @@
 """Gunicorn settings for `make serve`, from the environment (BIND/PORT, WEB_CONCURRENCY, ...)."""
 
+import gc
 import os
 
 from gunicorn.glogging import Logger
@@ -54,9 +55,11 @@ timeout = _whole_number("GUNICORN_TIMEOUT", 30)
 graceful_timeout = 30
 # Sync workers close every connection after its response; this applies only to other workers.
 keepalive = 5
-# Recycle workers now and then (bounded memory growth), not all at once.
-max_requests = 1000
-max_requests_jitter = 100
+# Recycle workers now and then (bounded memory growth), not all at once. Not too often: a
+# worker's first requests are its slowest (imports, compiled queries), and at 1,000 a busy
+# worker restarted every second (docs/benchmarks.md).
+max_requests = 10000
+max_requests_jitter = 1000
 # No preload: every worker imports the app after the fork, so nothing opened at import (database
 # or Redis connections, the mail thread) is shared between processes, and a HUP loads new code.
 preload_app = False
@@ -76,3 +79,16 @@ _TMPFS = "/dev/shm"  # noqa: S108 - gunicorn creates and unlinks its own files t
 if os.path.isdir(_TMPFS):
     worker_tmp_dir = _TMPFS
 proc_name = "blogapi"
+
+
+def post_worker_init(worker: object) -> None:
+    """Warm the worker before its first request, then exempt what it loaded from GC scans.
+
+    Django loads the URLconf, and with it every view module, on the first request; that
+    request paid ~150 ms. gc.freeze() moves the objects of every import into a permanent
+    generation that collections no longer walk.
+    """
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - the property loads the URLconf
+    gc.freeze()

@@ -1,5 +1,6 @@
 """Cursor pagination: newest first, constant cost at any depth, no COUNT(*) over the table."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -17,12 +18,37 @@ class NewestFirstCursorPagination(CursorPagination):
     max_page_size = 100
     example_next = "https://api.example.com/api/v1/?cursor=cD0yMDI2LTExLTI3KzE5JTNBMzY%3D"
     _model: type[Model] | None = None
+    # Optional: `newest(n)` returns the first n rows in `ordering` without building a queryset
+    # (a prepared query, blogapi.core.prepared); used for the first page, the most requested.
+    newest: Callable[[int], list[Any]] | None = None
 
     def paginate_queryset(
         self, queryset: QuerySet[Any], request: Request, view: Any = None
     ) -> list[Any] | None:
         self._model = queryset.model
+        if self.newest is not None and self.cursor_query_param not in request.query_params:
+            return self._first_page(request, self.newest)
         return super().paginate_queryset(queryset, request, view)
+
+    def _first_page(self, request: Request, newest: Callable[[int], list[Any]]) -> list[Any]:
+        """DRF's paginate_queryset for a request without a cursor, the rows from `newest`.
+
+        blogapi/posts/tests/test_first_page.py compares both paths.
+        """
+        self.request = request
+        page_size = self.page_size = self.get_page_size(request)
+        assert page_size is not None  # set on the class and capped: never None here
+        self.base_url = request.build_absolute_uri()
+        self.cursor = None
+        results = newest(page_size + 1)
+        self.page = results[:page_size]
+        self.has_previous = False
+        self.has_next = len(results) > len(self.page)
+        if self.has_next:
+            self.next_position = self._get_position_from_instance(results[-1], self.ordering)
+        if self.has_next and self.template is not None:
+            self.display_page_controls = True
+        return self.page
 
     def decode_cursor(self, request: Request) -> Cursor | None:
         """DRF's decoding, plus a position check: a forged one would reach the database raw."""

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from blogapi.accounts.serializers import UserOutputSerializer
 from blogapi.posts.models import Post
+from blogapi.posts.selectors import PostSummary
 
 
 class PostSerializer(serializers.ModelSerializer):
@@ -18,7 +19,7 @@ class PostSerializer(serializers.ModelSerializer):
         fields = ("id", "author", "title", "body", "created_at", "updated_at")
         read_only_fields = ("id", "author", "created_at", "updated_at")
 
-    def to_representation(self, instance: Post) -> dict[str, Any]:
+    def to_representation(self, instance: Post | PostSummary) -> dict[str, Any]:
         # The declared fields' output, built directly: DRF builds both serializers' fields and
         # walks them field by field, ~1.4 ms of a 20-post page (docs/benchmarks.md). Datetimes
         # stay objects: the JSON encoder writes them exactly as DateTimeField does.

@@ -1,15 +1,22 @@
 """Post endpoints: list/create at /api/v1/, read/update/delete at /api/v1/<pk>/."""
 
-from django.db.models import QuerySet
+from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, permissions
 from rest_framework.serializers import BaseSerializer
 
+from blogapi.core.pagination import NewestFirstCursorPagination
 from blogapi.posts.models import Post
 from blogapi.posts.permissions import IsAuthorOrReadOnly
 from blogapi.posts.schema import POST_LIST_EXAMPLES, POST_WRITE_EXAMPLES
-from blogapi.posts.selectors import post_list
+from blogapi.posts.selectors import newest_posts, post_by_id, post_list
 from blogapi.posts.serializers import PostSerializer
+
+
+class PostPagination(NewestFirstCursorPagination):
+    """The list's pages; the first one comes from a prepared query."""
+
+    newest = staticmethod(newest_posts)
 
 
 @extend_schema_view(
@@ -20,10 +27,10 @@ class PostListCreateView(generics.ListCreateAPIView):
     """Signed-in users list posts (newest first, paginated) and create posts as themselves."""
 
     serializer_class = PostSerializer
+    pagination_class = PostPagination
     permission_classes = (permissions.IsAuthenticated,)
-
-    def get_queryset(self) -> QuerySet[Post]:
-        return post_list()
+    # Built once; DRF clones it per request (cheaper than building it again).
+    queryset = post_list()
 
     def perform_create(self, serializer: BaseSerializer[Post]) -> None:
         serializer.save(author=self.request.user)
@@ -38,6 +45,12 @@ class PostDetailView(generics.RetrieveUpdateDestroyAPIView):
 
     serializer_class = PostSerializer
     permission_classes = (permissions.IsAuthenticated, IsAuthorOrReadOnly)
+    queryset = post_list()
 
-    def get_queryset(self) -> QuerySet[Post]:
-        return post_list()
+    def get_object(self) -> Post:
+        # DRF's get_object (404, then object permissions) with the prepared lookup by id.
+        post = post_by_id(self.kwargs["pk"])
+        if post is None:
+            raise Http404("No Post matches the given query.")  # DRF's get_object wording
+        self.check_object_permissions(self.request, post)
+        return post

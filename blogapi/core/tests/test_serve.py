@@ -43,8 +43,8 @@ def test_gunicorn_defaults_suit_production(monkeypatch: pytest.MonkeyPatch) -> N
     assert config["worker_class"] == "sync"
     assert config["timeout"] == 30
     assert config["graceful_timeout"] == 30
-    assert config["max_requests"] == 1000
-    assert config["max_requests_jitter"] == 100
+    assert config["max_requests"] == 10000
+    assert config["max_requests_jitter"] == 1000
     assert config["preload_app"] is False
     assert config["accesslog"] is None
     assert config["loglevel"] == "info"

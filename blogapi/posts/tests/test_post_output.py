@@ -9,14 +9,14 @@ from rest_framework.test import APIClient
 
 from blogapi.accounts.models import User
 from blogapi.posts.models import Post
-from blogapi.posts.selectors import post_list
+from blogapi.posts.selectors import PostSummary, post_list
 from blogapi.posts.serializers import PostSerializer
 
 
 class FieldByFieldPostSerializer(PostSerializer):
     """DRF's own representation of the same declared fields: the reference."""
 
-    def to_representation(self, instance: Post) -> Any:
+    def to_representation(self, instance: Post | PostSummary) -> Any:
         return serializers.ModelSerializer.to_representation(self, instance)
 
 
