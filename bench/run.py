@@ -245,6 +245,34 @@ def deep_walk(server: Server, token: str) -> tuple[str, list[float]]:
     return "/api/v1/?" + urlencode({"cursor": cursor}), times
 
 
+def argon2_hash_ms() -> float:
+    """Median CPU time of one Argon2id hash with the production parameters, in this process.
+
+    Login throughput cannot exceed (cores / this): the figure shows how far the rest of a login
+    is from that floor, on a machine whose speed drifts (the same hash took 39-60 ms here).
+    """
+    from argon2.low_level import Type, hash_secret_raw
+
+    if str(REPO) not in sys.path:  # run as `python bench/run.py`: the repo is not on the path
+        sys.path.insert(0, str(REPO))
+    from blogapi.accounts.hashers import Argon2idPasswordHasher as Hasher
+
+    times = []
+    for _ in range(10):
+        started = time.process_time()
+        hash_secret_raw(
+            b"bench password",
+            b"bench-salt-0123",
+            Hasher.time_cost,
+            Hasher.memory_cost,
+            Hasher.parallelism,
+            32,
+            Type.ID,
+        )
+        times.append((time.process_time() - started) * 1000)
+    return statistics.median(times)
+
+
 def run_backend(name: str, env: dict[str, str], duration: int) -> Backend:
     """Seed, serve and load one configuration; ceiling first and last (drift shows)."""
     print(f"== {name}", flush=True)
@@ -284,11 +312,22 @@ def run_backend(name: str, env: dict[str, str], duration: int) -> Backend:
             f"the last 50 (posts {(DEEP_PAGES - 50) * DEEP_PAGE_SIZE:,}-"
             f"{DEEP_PAGES * DEEP_PAGE_SIZE:,})."
         )
+        backend.results.append(
+            load("deep", "List, next page (cursor 50,000 posts in)", deep_path, token=token)
+        )
+        hash_ms = argon2_hash_ms()
+        # Last but one: glibc keeps Argon2's 19 MiB in the heap after the first login, which
+        # would otherwise show in every later scenario's RSS.
+        login = load("login", "Login (Argon2id)", "/api/v1/dj-rest-auth/login/", body=LOGIN)
+        cores = len(os.sched_getaffinity(0))
+        bound = cores * 1000 / hash_ms
+        backend.notes.append(
+            f"Argon2id alone, measured just before the logins: {hash_ms:.1f} ms of CPU per hash, "
+            f"so {cores} cores allow at most {bound:.0f} logins/s; the login scenario reached "
+            f"{login.rps:.0f} ({login.rps / bound:.0%} of that bound)."
+        )
         backend.results += [
-            load("deep", "List, next page (cursor 50,000 posts in)", deep_path, token=token),
-            # Last but one: glibc keeps Argon2's 19 MiB in the heap after the first login, which
-            # would otherwise show in every later scenario's RSS.
-            load("login", "Login (Argon2id)", "/api/v1/dj-rest-auth/login/", body=LOGIN),
+            login,
             load("ceiling_end", "Ceiling again (drift check)", "/bench/ceiling/"),
         ]
     backend.ceiling = (backend.get("ceiling").rps + backend.get("ceiling_end").rps) / 2
