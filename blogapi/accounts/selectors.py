@@ -2,12 +2,12 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import import_module
 
 from allauth.usersessions.models import UserSession
 from django.conf import settings
 from django.utils import timezone
 
+from blogapi.accounts.browser_sessions import live_sessions
 from blogapi.accounts.devices import device_label
 from blogapi.accounts.models import DeviceToken, User
 
@@ -46,20 +46,19 @@ def credential_list_for_user(
         )
         for t in DeviceToken.objects.filter(user=user).live(now)
     ]
-    store = import_module(settings.SESSION_ENGINE).SessionStore
     sessions = [
         Credential(
-            id=f"session-{s.pk}",
+            id=f"session-{s.record.pk}",
             kind="session",
-            label=f"Browser session ({device_label(s.user_agent)})",
-            created_at=s.created_at,
-            last_used_at=s.last_seen_at,
-            expires_at=store(s.session_key).get_expiry_date(),
-            last_ip=s.ip,
-            user_agent=s.user_agent,
-            current=bool(current_session_key) and s.session_key == current_session_key,
+            label=f"Browser session ({device_label(s.record.user_agent)})",
+            created_at=s.record.created_at,
+            last_used_at=s.record.last_seen_at,
+            expires_at=s.expires_at,
+            last_ip=s.record.ip,
+            user_agent=s.record.user_agent,
+            current=bool(current_session_key) and s.record.session_key == current_session_key,
         )
-        for s in UserSession.objects.purge_and_list(user)
+        for s in live_sessions(user)
     ]
     return sorted(tokens + sessions, key=lambda c: c.last_used_at, reverse=True)
 

@@ -5,6 +5,7 @@ from django.contrib.auth import logout
 from django.db import transaction
 from django.http import HttpRequest
 
+from blogapi.accounts.browser_sessions import sessions_end
 from blogapi.accounts.events import credentials_revoked
 from blogapi.accounts.models import DeviceToken, User
 
@@ -33,10 +34,7 @@ def credentials_revoke_all(
     sessions = UserSession.objects.filter(user=user)
     if keep_session_key:
         sessions = sessions.exclude(session_key=keep_session_key)
-    revoked_sessions = 0
-    for session in sessions:
-        session.end()
-        revoked_sessions += 1
+    revoked_sessions = sessions_end(sessions)
     credentials_revoked(user_id=user.pk, tokens=revoked_tokens, sessions=revoked_sessions)
 
 

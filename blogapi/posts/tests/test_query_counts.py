@@ -1,7 +1,7 @@
 """SQL queries per request: the same small bound for every endpoint at 5 and at 200 rows.
 
-Rows are posts, users and alice's device tokens; each endpoint runs at both sizes under one
-bound, so a query that grows with the data (an N+1, a per-row check) fails here.
+Rows are posts, users, alice's device tokens and her browser sessions; each endpoint runs at both
+sizes under one bound, so a query that grows with the data (an N+1, a per-row check) fails here.
 """
 
 import secrets
@@ -11,7 +11,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from allauth.usersessions.models import UserSession
 from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -56,6 +60,7 @@ def world(request: pytest.FixtureRequest, alice: User, bob: User) -> World:
         )
         for n in range(size)
     )
+    browser_sessions_create(alice, size)
     return World(
         size=size,
         alice=alice,
@@ -63,6 +68,29 @@ def world(request: pytest.FixtureRequest, alice: User, bob: User) -> World:
         anon=APIClient(),
         post=Post.objects.filter(author=alice).latest("created_at"),
         token=DeviceToken.objects.get(user=alice, label="Device 0"),
+    )
+
+
+def browser_sessions_create(user: User, count: int) -> None:
+    """`count` live browser sessions of the user, as a login in a browser leaves them."""
+    now = timezone.now()
+    data = {
+        SESSION_KEY: str(user.pk),
+        BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[0],
+        HASH_SESSION_KEY: user.get_session_auth_hash(),
+    }
+    keys = [secrets.token_hex(16) for _ in range(count)]
+    Session.objects.bulk_create(
+        Session(
+            session_key=key,
+            session_data=SessionStore().encode(data),
+            expire_date=now + timedelta(days=1),
+        )
+        for key in keys
+    )
+    UserSession.objects.bulk_create(
+        UserSession(user=user, session_key=key, ip="192.0.2.1", user_agent=f"Browser {n}")
+        for n, key in enumerate(keys)
     )
 
 
@@ -122,18 +150,18 @@ CASES: dict[str, tuple[Call | Callable[[World], Call], int]] = {
     "users list, next page": (lambda w: next_page(w, "/api/v1/users/"), 2),
     "user detail": (Call("get", "/api/v1/users/{alice}/"), 2),
     "own details": (Call("get", f"{AUTH}user/"), 1),
-    "tokens list": (Call("get", f"{AUTH}tokens/"), 3),
+    "tokens list": (Call("get", f"{AUTH}tokens/"), 4),
     "token revoke": (Call("delete", f"{AUTH}tokens/token-{{token}}/"), 3),
     "logout": (Call("post", f"{AUTH}logout/"), 2),
-    "logout everywhere": (Call("post", f"{AUTH}logout-all/"), 5),
+    "logout everywhere": (Call("post", f"{AUTH}logout-all/"), 7),
     "login": (Call("post", f"{AUTH}login/", {"username": "alice", "password": PASSWORD}, True), 12),
     "registration": (Call("post", REGISTER, SIGNUP | {"password2": PASSWORD}, True), 19),
-    "password change": (Call("post", f"{AUTH}password/change/", CHANGE), 18),
+    "password change": (Call("post", f"{AUTH}password/change/", CHANGE), 20),
     "password reset": (
         Call("post", f"{AUTH}password/reset/", {"email": "alice@example.com"}, True),
         5,
     ),
-    "password reset confirm": (password_reset_confirm, 13),
+    "password reset confirm": (password_reset_confirm, 15),
     "verify e-mail": (verify_email, 11),
     "resend e-mail": (resend_email, 6),
 }
@@ -154,6 +182,8 @@ def test_queries_per_request_do_not_grow_with_the_data(
         response = getattr(client, call.method)(url, call.data, format="json")
 
     assert response.status_code in (200, 201, 204), response.content
+    if call.url == f"{AUTH}tokens/":  # the sessions were all listed, not silently dropped
+        assert sum(c["kind"] == "session" for c in response.json()) == world.size
 
 
 @pytest.mark.parametrize("path", ["/api/v1/", "detail"])
