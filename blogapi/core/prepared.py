@@ -2,7 +2,7 @@
 
 Why hand-written: Django compiles a queryset's SQL on every evaluation, and for the two queries
 on every authenticated read (the token with its user, a page of posts with their authors) that
-compilation cost more than the rest of the request (docs/benchmarks.md: ~1.1 ms of a 1.3 ms token
+compilation cost more than running them (docs/benchmarks.md: ~0.5 ms of CPU of a ~0.6 ms token
 lookup on SQLite). Django has no statement cache and no maintained library adds one without
 also caching results, which would break "revocation takes effect at the next request". So the
 ORM still builds the query (once), and rows become model instances through Django's own
