@@ -6,6 +6,7 @@ stop and start these services without touching the machine's own PostgreSQL and 
 
 import glob
 import os
+import re
 import shutil
 import signal
 import socket
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from email import message_from_bytes
@@ -60,14 +61,17 @@ def missing_tools() -> list[str]:
     return missing
 
 
-def skip_without_tools() -> None:
-    """Skip the calling test module when a tool is missing; in CI (CI=true) fail instead."""
-    missing = ", ".join(missing_tools())
+def skip_without_tools(also_missing: Sequence[str] = (), how: str = "installed in CI") -> None:
+    """Skip the calling test module when a tool is missing; in CI (CI=true) fail instead.
+
+    `also_missing` names the module's own missing tools; `how` tells how to get them.
+    """
+    missing = ", ".join([*missing_tools(), *also_missing])
     if not missing:
         return
     if os.environ.get("CI") == "true":
         raise RuntimeError(f"CI needs {missing} for the system tests")
-    pytest.skip(f"system tests need {missing} (installed in CI)", allow_module_level=True)
+    pytest.skip(f"system tests need {missing} ({how})", allow_module_level=True)
 
 
 class PostgresCluster:
@@ -148,16 +152,32 @@ class SmtpPeer:
         self.messages.append(message_from_bytes(envelope.content))
         return "250 OK"
 
+    def bodies_to(self, address: str) -> list[str]:
+        """The text of every message received for `address` so far, in order of arrival."""
+        bodies = []
+        for message in list(self.messages):
+            if message["To"] == address:
+                part = message.get_payload(0) if message.is_multipart() else message
+                bodies.append(str(part.get_payload(decode=True).decode()))
+        return bodies
+
     def body_to(self, address: str, *, count: int = 1, timeout: float = 20) -> str:
         """The newest of at least `count` messages to `address`, waiting for it to arrive."""
+        wait_for(lambda: len(self.bodies_to(address)) >= count, timeout, f"mail to {address}")
+        return self.bodies_to(address)[-1]
 
-        def mine() -> list[Any]:
-            return [m for m in self.messages if m["To"] == address]
+    def link_to(self, address: str, pattern: str, *, timeout: float = 10) -> str:
+        """The newest text matching `pattern` mailed to `address`, waiting for it to arrive.
 
-        wait_for(lambda: len(mine()) >= count, timeout, f"mail to {address}")
-        message = mine()[-1]
-        part = message.get_payload(0) if message.is_multipart() else message
-        return str(part.get_payload(decode=True).decode())
+        Each gunicorn worker sends mail in the background, so mails may arrive out of order:
+        the match is looked for in every message, not only the newest.
+        """
+
+        def links() -> list[str]:
+            return [m[0] for body in self.bodies_to(address) if (m := re.search(pattern, body))]
+
+        wait_for(links, timeout, f"a link matching {pattern!r} mailed to {address}")
+        return links()[-1]
 
 
 class AppServer:
@@ -283,6 +303,22 @@ def services(home: str) -> Iterator[Services]:
             "RATE_LIMITS": PER_IP_RATE_LIMITS,
         }
         yield Services(postgres, redis, smtp, database_url, env)
+
+
+def register(url: str, username: str, password: str) -> str:
+    """Sign `username` (address username@example.com) up through the JSON API; its new key."""
+    response = requests.post(
+        f"{url}/api/v1/dj-rest-auth/registration/",
+        json={
+            "username": username,
+            "email": f"{username}@example.com",
+            "password1": password,
+            "password2": password,
+        },
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["key"])
 
 
 def manage(env: dict[str, str], *args: str) -> None:

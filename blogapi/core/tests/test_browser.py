@@ -2,12 +2,10 @@
 
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,11 +16,12 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from blogapi.core.tests.processes import (
     REPO,
     AppServer,
-    PostgresCluster,
     SmtpPeer,
     manage,
-    missing_tools,
-    wait_for,
+    register,
+    services,
+    skip_without_tools,
+    stop_quietly,
 )
 
 pytestmark = pytest.mark.system
@@ -44,15 +43,11 @@ CHROMIUM_ARGS = [
 ]
 CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else shutil.which("chromium")
 
-_missing = missing_tools() + ([] if CHROMIUM else ["Chromium"])
-if _missing:
-    if os.environ.get("CI") == "true":
-        raise RuntimeError(f"CI needs {', '.join(_missing)} for the browser tests")
-    pytest.skip(
-        f"browser tests need {', '.join(_missing)}: install Chromium with `apt-get install "
-        "chromium` (scripts/install-chromium.sh), never `playwright install`",
-        allow_module_level=True,
-    )
+skip_without_tools(
+    [] if CHROMIUM else ["Chromium"],
+    "install Chromium with `apt-get install chromium` (scripts/install-chromium.sh), never "
+    "`playwright install`",
+)
 
 
 @dataclass
@@ -68,43 +63,8 @@ class Site:
     def register(self, prefix: str) -> str:
         """A new account, signed up through the JSON API; returns its username."""
         name = self.new_name(prefix)
-        response = requests.post(
-            f"{self.url}/api/v1/dj-rest-auth/registration/",
-            json={
-                "username": name,
-                "email": f"{name}@example.com",
-                "password1": PASSWORD,
-                "password2": PASSWORD,
-            },
-            timeout=10,
-        )
-        assert response.status_code == 201, response.text
+        register(self.url, name, PASSWORD)
         return name
-
-    def mailed_link(self, address: str, pattern: str) -> str:
-        """The newest link matching `pattern` mailed to `address`, waiting for it to arrive.
-
-        Each gunicorn worker sends mail in the background, so mails may arrive out of order.
-        """
-
-        def links() -> list[str]:
-            found = []
-            for message in list(self.smtp.messages):
-                if message["To"] == address:
-                    part = message.get_payload(0) if message.is_multipart() else message
-                    if match := re.search(pattern, part.get_payload(decode=True).decode()):
-                        found.append(match[0])
-            return found
-
-        wait_for(links, 10, f"a link matching {pattern!r} mailed to {address}")
-        return links()[-1]
-
-
-def quietly(stop: Callable[[], object]) -> None:
-    try:
-        stop()
-    except Exception as error:  # keep stopping the others
-        print(f"teardown: {error!r}")
 
 
 def run(env: dict[str, str], *args: str) -> None:
@@ -118,34 +78,11 @@ def run(env: dict[str, str], *args: str) -> None:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """gunicorn on a throwaway PostgreSQL cluster, mailing to an aiosmtpd peer; one superuser."""
-    with ExitStack() as cleanup, ThreadPoolExecutor(max_workers=1) as background:
-        smtp = SmtpPeer()
-        smtp.controller.start()
-        cleanup.callback(quietly, smtp.controller.stop)
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", str(tmp_path_factory.getbasetemp())),
-            "DJANGO_SETTINGS_MODULE": "blogapi.settings",
-            "DJANGO_SECRET_KEY": "browser-test-secret-key-0123456789-0123456789-0123456789",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-            "DJANGO_SECURE_SSL_REDIRECT": "false",
-            "DJANGO_SECURE_COOKIES": "false",
-            "DATABASE_URL": "sqlite:///:memory:",  # collectstatic needs no database
-            "EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}",
-            "EMAIL_TIMEOUT": "2",
-            # One client IP makes every request: per-IP budgets out of the way, the rest as shipped.
-            "RATE_LIMITS": "login_ip=100000/60,signup_ip=100000/60,password_reset_ip=100000/60,"
-            "password_reset_confirm_ip=100000/60,verify_email_ip=100000/60",
-        }
+    home = os.environ.get("HOME", str(tmp_path_factory.getbasetemp()))
+    with services(home) as running, ThreadPoolExecutor(max_workers=1) as background:
+        env = dict(running.env)
         # The browsable API's CSS and JavaScript (the navbar's menu), served as `make serve` does.
-        static = background.submit(
-            run, dict(env), "collectstatic", "--noinput", "--no-post-process"
-        )
-        postgres = PostgresCluster()
-        cleanup.callback(quietly, postgres.remove)
-        postgres.start()
-        cleanup.callback(quietly, postgres.stop)
-        env["DATABASE_URL"] = postgres.create_database("blogapi")
+        static = background.submit(run, env, "collectstatic", "--noinput", "--no-post-process")
         run(env, "migrate", "--noinput")
         static.result()
         server = AppServer(env, tmp_path_factory.mktemp("browser") / "gunicorn.log")
@@ -162,10 +99,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 f"{ADMIN}@example.com",
             ),
         )
-        cleanup.callback(quietly, server.stop)
-        server.start()
-        admin.result()
-        yield Site(server.url, smtp)
+        try:
+            server.start()
+            admin.result()
+            yield Site(server.url, running.smtp)
+        finally:
+            stop_quietly(server.stop)
 
 
 @pytest.fixture(scope="module")
@@ -258,7 +197,7 @@ def test_sign_up_in_the_browsable_api_and_confirm_the_mailed_link(
     expect(response_info(page)).to_contain_text("HTTP 200 OK")
     shot("signed-in")
 
-    link = site.mailed_link(email, r"http://\S+/account-confirm-email/[^/\s]+/")
+    link = site.smtp.link_to(email, r"http://\S+/account-confirm-email/[^/\s]+/")
     assert link.startswith(f"{site.url}/api/v1/dj-rest-auth/registration/"), link
     page.goto(link)
     expect(heading(page)).to_have_text("Confirm your e-mail address")
@@ -322,7 +261,7 @@ def test_reset_a_forgotten_password_from_the_mailed_link(
     expect(response_info(page)).to_contain_text("Password reset e-mail has been sent.")
     shot("reset-requested")
 
-    link = site.mailed_link(email, r"http://\S+/password/reset/confirm/[^/\s]+/[^/\s]+/")
+    link = site.smtp.link_to(email, r"http://\S+/password/reset/confirm/[^/\s]+/[^/\s]+/")
     assert link.startswith(f"{site.url}/api/v1/dj-rest-auth/"), link
     page.goto(link)
     expect(heading(page)).to_have_text("Choose a new password")

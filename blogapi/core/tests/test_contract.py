@@ -26,6 +26,7 @@ from blogapi.core.tests.processes import (
     AppServer,
     SmtpPeer,
     manage,
+    register,
     services,
     skip_without_tools,
     stop_quietly,
@@ -145,19 +146,8 @@ class Keys:
         self.url = url = live.app.url
         # Random: no example in the schema (e.g. of a password change) can ever match it.
         self.password = secrets.token_urlsafe(24)
-        self.email = "fuzzer@example.com"
-        registered = requests.post(
-            f"{url}/api/v1/dj-rest-auth/registration/",
-            json={
-                "username": "fuzzer",
-                "email": self.email,
-                "password1": self.password,
-                "password2": self.password,
-            },
-            timeout=30,
-        )
-        assert registered.status_code == 201, registered.text
-        self.key: str | None = registered.json()["key"]
+        self.email = "fuzzer@example.com"  # register() derives it from the username
+        self.key: str | None = register(url, "fuzzer", self.password)
         mailed = re.search(r"/account-confirm-email/([^/\s]+)/", live.smtp.body_to(self.email))
         assert mailed, "no confirmation link mailed"
         confirmed = requests.post(

@@ -22,6 +22,7 @@ from blogapi.core.tests.processes import (
     RedisServer,
     SmtpPeer,
     manage,
+    register,
     services,
     skip_without_tools,
     stop_quietly,
@@ -66,21 +67,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             stop_quietly(b.stop)
 
 
-def register(server: AppServer, username: str) -> str:
-    response = requests.post(
-        f"{server.url}/api/v1/dj-rest-auth/registration/",
-        json={
-            "username": username,
-            "email": f"{username}@example.com",
-            "password1": PASSWORD,
-            "password2": PASSWORD,
-        },
-        timeout=30,
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["key"])
-
-
 def login(server: AppServer, username: str, password: str = PASSWORD) -> requests.Response:
     return requests.post(
         f"{server.url}/api/v1/dj-rest-auth/login/",
@@ -101,13 +87,13 @@ def status_with(server: AppServer, key: str) -> int:
 
 
 def test_a_key_issued_by_one_server_works_on_the_other(stack: Stack) -> None:
-    key = register(stack.a, stack.new_name("carol"))
+    key = register(stack.a.url, stack.new_name("carol"), PASSWORD)
 
     assert status_with(stack.b, key) == 200
 
 
 def test_logout_on_one_server_is_refused_by_the_other(stack: Stack) -> None:
-    key = register(stack.a, stack.new_name("dave"))
+    key = register(stack.a.url, stack.new_name("dave"), PASSWORD)
 
     assert (
         requests.post(
@@ -120,7 +106,7 @@ def test_logout_on_one_server_is_refused_by_the_other(stack: Stack) -> None:
 
 def test_revoking_a_key_on_one_server_is_refused_by_the_other(stack: Stack) -> None:
     name = stack.new_name("erin")
-    phone = register(stack.a, name)
+    phone = register(stack.a.url, name, PASSWORD)
     laptop = login(stack.a, name).json()["key"]
     listed = requests.get(
         f"{stack.b.url}/api/v1/dj-rest-auth/tokens/", headers=auth(phone), timeout=30
@@ -138,7 +124,7 @@ def test_revoking_a_key_on_one_server_is_refused_by_the_other(stack: Stack) -> N
 
 def test_logout_all_on_one_server_is_refused_by_the_other(stack: Stack) -> None:
     name = stack.new_name("frank")
-    first = register(stack.a, name)
+    first = register(stack.a.url, name, PASSWORD)
     second = login(stack.a, name).json()["key"]
 
     assert (
@@ -153,7 +139,7 @@ def test_logout_all_on_one_server_is_refused_by_the_other(stack: Stack) -> None:
 
 def test_a_password_change_on_one_server_ends_other_keys_on_the_other(stack: Stack) -> None:
     name = stack.new_name("grace")
-    changer = register(stack.a, name)
+    changer = register(stack.a.url, name, PASSWORD)
     other = login(stack.a, name).json()["key"]
 
     change = requests.post(
@@ -174,7 +160,7 @@ def test_a_password_change_on_one_server_ends_other_keys_on_the_other(stack: Sta
 
 def test_a_browser_session_from_one_server_is_valid_on_the_other(stack: Stack) -> None:
     name = stack.new_name("heidi")
-    register(stack.a, name)
+    register(stack.a.url, name, PASSWORD)
     browser = requests.Session()
     page = browser.get(f"{stack.a.url}/api-auth/login/", timeout=30)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
@@ -195,7 +181,7 @@ def test_a_browser_session_from_one_server_is_valid_on_the_other(stack: Stack) -
 
 def test_the_login_limit_counts_attempts_on_both_servers_together(stack: Stack) -> None:
     name = stack.new_name("ivan")
-    register(stack.a, name)
+    register(stack.a.url, name, PASSWORD)
     for server in (stack.a, stack.b, stack.a, stack.b, stack.a):
         assert login(server, name, "not the right password").status_code == 400
 
@@ -207,7 +193,7 @@ def test_the_login_limit_counts_attempts_on_both_servers_together(stack: Stack) 
 
 def test_a_reset_link_mailed_by_one_server_works_once_on_the_other(stack: Stack) -> None:
     name = stack.new_name("judy")
-    register(stack.a, name)
+    register(stack.a.url, name, PASSWORD)
     requests.post(
         f"{stack.a.url}/api/v1/dj-rest-auth/password/reset/",
         json={"email": f"{name}@example.com"},
@@ -259,7 +245,7 @@ def load(
 def test_a_worker_killed_mid_write_loses_no_acknowledged_row_and_writes_none_twice(
     stack: Stack,
 ) -> None:
-    key = register(stack.a, stack.new_name("kim"))
+    key = register(stack.a.url, stack.new_name("kim"), PASSWORD)
     marker = f"kill-{time.time_ns()}"
     results: list[tuple[str, int, Any]] = []
 
@@ -302,7 +288,7 @@ def test_a_worker_killed_mid_write_loses_no_acknowledged_row_and_writes_none_twi
 
 
 def test_a_database_outage_answers_503_and_recovers_without_restart(stack: Stack) -> None:
-    key = register(stack.a, stack.new_name("lee"))
+    key = register(stack.a.url, stack.new_name("lee"), PASSWORD)
     results: list[tuple[int, float, str]] = []
 
     def read(_: str) -> tuple[int, float, str]:
@@ -341,7 +327,7 @@ def test_a_database_outage_answers_503_and_recovers_without_restart(stack: Stack
 
 def test_with_redis_stopped_reads_work_and_logins_fail_closed(stack: Stack) -> None:
     name = stack.new_name("mia")
-    key = register(stack.a, name)
+    key = register(stack.a.url, name, PASSWORD)
 
     stack.redis.stop()
     try:
@@ -358,7 +344,7 @@ def test_with_redis_stopped_reads_work_and_logins_fail_closed(stack: Stack) -> N
 
 
 def test_servers_logs_hold_no_secrets(stack: Stack) -> None:
-    key = register(stack.a, stack.new_name("nia"))
+    key = register(stack.a.url, stack.new_name("nia"), PASSWORD)
     status_with(stack.b, key)
 
     logs = Path(stack.a.log).read_text() + Path(stack.b.log).read_text()
