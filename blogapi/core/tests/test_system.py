@@ -325,6 +325,20 @@ def test_a_database_outage_answers_503_and_recovers_without_restart(stack: Stack
     assert during > 0
 
 
+def test_after_a_database_restart_no_request_fails(stack: Stack) -> None:
+    """Every worker's kept connection died with the restart; each is replaced before use."""
+    key = register(stack.a.url, stack.new_name("ned"), PASSWORD)
+    for _ in range(8):
+        assert status_with(stack.a, key) == 200
+        assert status_with(stack.b, key) == 200
+
+    stack.postgres.stop()
+    stack.postgres.start()
+
+    statuses = [status_with(server, key) for _ in range(12) for server in (stack.a, stack.b)]
+    assert statuses == [200] * len(statuses)
+
+
 def test_with_redis_stopped_reads_work_and_logins_fail_closed(stack: Stack) -> None:
     name = stack.new_name("mia")
     key = register(stack.a.url, name, PASSWORD)
