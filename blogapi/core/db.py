@@ -1,9 +1,13 @@
-"""Database connection tuning applied when Django opens a connection."""
+"""Database connection tuning: faster timestamp parsing with exactly Django's results."""
 
-from datetime import UTC
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
 
 
 def use_c_timestamp_loader(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
@@ -46,3 +50,33 @@ def use_c_timestamp_loader(sender: Any, connection: BaseDatabaseWrapper, **kwarg
             return self._parse(data)
 
     raw.adapters.register_loader("timestamptz", UtcTimestamptzLoader)
+
+
+def faster_converters(
+    connection: BaseDatabaseWrapper, functions: list[Converter]
+) -> list[Converter]:
+    """Django's converters for a column, with SQLite's datetime one swapped for a direct parse.
+
+    Why: SQLite stores datetimes as text, and Django's converter parses each through
+    parse_datetime and make_aware (~4 us; a list page with its token reads 42 of them).
+    Django's parse_datetime tries datetime.fromisoformat first, and make_aware in UTC sets
+    `tzinfo`: done directly, the same values come out for ~0.5 us. Anything else (another time
+    zone, USE_TZ off, a value fromisoformat refuses) stays with Django's own converter.
+    """
+    if connection.vendor != "sqlite" or not settings.USE_TZ or connection.timezone_name != "UTC":
+        return functions
+    ops: Any = connection.ops  # SQLite's operations; django-stubs types the base class
+    django_converter = ops.convert_datetimefield_value
+    return [_sqlite_utc_datetime if f == django_converter else f for f in functions]
+
+
+def _sqlite_utc_datetime(value: Any, expression: Any, connection: BaseDatabaseWrapper) -> Any:
+    if type(value) is str:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    ops: Any = connection.ops
+    return ops.convert_datetimefield_value(value, expression, connection)

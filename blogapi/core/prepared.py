@@ -33,6 +33,8 @@ from django.db.models.query import (  # type: ignore[attr-defined]  # not in dja
     get_related_populators,
 )
 
+from blogapi.core.db import faster_converters
+
 M = TypeVar("M", bound=Model)
 Param = str | int
 _SENTINEL_TEXT = "Prepared'\"%_\\Sentinel-"
@@ -83,7 +85,12 @@ class PreparedQuery(Generic[M]):
                 raise ValueError(f"sentinel {sentinel!r} must appear once, unchanged, in {params}")
             slots.append(found[0])
         klass_info, select = compiler.klass_info, compiler.select
-        converters = list(compiler.get_converters([column for column, _, _ in select]).items())
+        converters = [
+            (position, (faster_converters(connection, functions), expression))
+            for position, (functions, expression) in compiler.get_converters(
+                [column for column, _, _ in select]
+            ).items()
+        ]
         if projection or klass_info is None:
             return _Compiled(sql, tuple(params), tuple(slots), None, [], slice(0), [], converters)
         columns = klass_info["select_fields"]
