@@ -45,11 +45,40 @@ def test_gunicorn_defaults_suit_production(monkeypatch: pytest.MonkeyPatch) -> N
     assert config["graceful_timeout"] == 30
     assert config["max_requests"] == 10000
     assert config["max_requests_jitter"] == 1000
-    assert config["preload_app"] is False
+    assert config["preload_app"] is True
     assert config["accesslog"] is None
     assert config["loglevel"] == "info"
     assert config["forwarded_allow_ips"] == ""
     assert config["control_socket_disable"] is True
+
+
+def test_the_master_warms_the_app_closes_connections_and_freezes_before_each_fork(
+    tmp_path: Path,
+) -> None:
+    """What workers would import on first use is loaded once, in the master, and shared."""
+    code = (
+        "import gc, runpy, sys; import blogapi.wsgi; "
+        "from django.db import connection; connection.ensure_connection(); "
+        "lazy = ('redis', 'argon2', 'django.contrib.messages.storage.fallback'); "
+        "print([name in sys.modules for name in lazy]); "
+        f"runpy.run_path({str(CONFIG)!r})['pre_fork'](None, None); "
+        "print([name in sys.modules for name in lazy], connection.connection is None, "
+        "gc.get_freeze_count() > 0)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(APP_ENV)}
+    env |= {"DJANGO_DEBUG": "true", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    result = subprocess.run(  # noqa: S603 - fixed interpreter and code
+        [sys.executable, "-c", code],
+        env={**env, "DJANGO_SETTINGS_MODULE": "blogapi.settings"},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["[False, False, False]", "[True, True, True] True True"]
 
 
 def test_gunicorn_takes_port_workers_timeout_and_level_from_the_environment(
