@@ -31,6 +31,7 @@ VENV_BIN = Path(sys.executable).parent
 DOC, CHART = REPO / "docs" / "benchmarks.md", REPO / "docs" / "benchmarks.png"
 LOGS = Path(tempfile.gettempdir()) / "blogapi-bench-logs"  # the servers' logs, kept after a run
 START, END = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
+PF_EXITING = 0x4  # /proc/<pid>/stat flags: the process is exiting (linux/sched.h)
 
 USER, LOGIN_USER, PASSWORD = "bench", "bench-login", "correct horse battery staple"
 SMALL, LARGE = 10, 100_000
@@ -151,15 +152,26 @@ class Server:
             self.process.kill()
 
     def workers(self) -> list[int]:
+        """The master's children that are not exiting (a recycled worker's last moments)."""
         pids = []
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
-                parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                parent, flags = int(fields[1]), int(fields[6])
             except (OSError, IndexError, ValueError):
                 continue
-            if parent == self.process.pid:
+            if parent == self.process.pid and not flags & PF_EXITING:
                 pids.append(int(stat.parent.name))
         return pids
+
+    @staticmethod
+    def _exiting(pid: int) -> bool:
+        try:
+            return bool(
+                int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[6]) & PF_EXITING
+            )
+        except (OSError, IndexError, ValueError):
+            return True
 
     @staticmethod
     def _memory(pid: int) -> tuple[int, int] | None:
@@ -180,7 +192,10 @@ class Server:
                         fields[name] = int(value.split()[0])
         except OSError:
             return None
-        if len(fields) < 3:  # an exiting worker (a zombie) has no memory lines left
+        # An exiting worker unmaps shared pages, which lowers Rss by their size and Pss only by
+        # its share of them: the bound would grow while the process shrinks. A zombie has no
+        # memory lines left.
+        if len(fields) < 3 or Server._exiting(pid):
             return None
         hwm = fields["VmHWM"]
         return hwm, min(hwm, fields["Pss"] + max(0, hwm - fields["Rss"]))
