@@ -74,6 +74,21 @@ def skip_without_tools(also_missing: Sequence[str] = (), how: str = "installed i
     pytest.skip(f"system tests need {missing} ({how})", allow_module_level=True)
 
 
+def require_tools(also_missing: Sequence[str] = (), how: str = "installed in CI") -> Any:
+    """An autouse module fixture that calls skip_without_tools when the module's tests run.
+
+    Not at import: every pass collects every module, and the passes that deselect the system
+    tests (`make pytest`, `-m "not system"`) would fail in CI on a machine whose Chromium is
+    only installed later, by `make pytest-system`.
+    """
+
+    @pytest.fixture(scope="module", autouse=True)
+    def _required_tools() -> None:
+        skip_without_tools(also_missing, how)
+
+    return _required_tools
+
+
 class PostgresCluster:
     """initdb + pg_ctl on a free port; stop() and start() simulate an outage."""
 

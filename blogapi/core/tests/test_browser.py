@@ -19,8 +19,8 @@ from blogapi.core.tests.processes import (
     SmtpPeer,
     manage,
     register,
+    require_tools,
     services,
-    skip_without_tools,
     stop_quietly,
 )
 
@@ -43,7 +43,7 @@ CHROMIUM_ARGS = [
 ]
 CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else shutil.which("chromium")
 
-skip_without_tools(
+_required_tools = require_tools(
     [] if CHROMIUM else ["Chromium"],
     "install Chromium with `apt-get install chromium` (scripts/install-chromium.sh), never "
     "`playwright install`",

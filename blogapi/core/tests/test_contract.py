@@ -27,14 +27,14 @@ from blogapi.core.tests.processes import (
     SmtpPeer,
     manage,
     register,
+    require_tools,
     services,
-    skip_without_tools,
     stop_quietly,
 )
 
 pytestmark = pytest.mark.system
 
-skip_without_tools()
+_required_tools = require_tools()
 
 MAX_EXAMPLES = 25
 # Both runs take ~80 s on two cores (~90 s with the services' start): a run still going after

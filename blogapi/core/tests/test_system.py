@@ -23,8 +23,8 @@ from blogapi.core.tests.processes import (
     SmtpPeer,
     manage,
     register,
+    require_tools,
     services,
-    skip_without_tools,
     stop_quietly,
     wait_for,
 )
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.system
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a brand new passphrase"
 
-skip_without_tools()
+_required_tools = require_tools()
 
 
 @dataclass
