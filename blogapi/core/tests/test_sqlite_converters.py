@@ -54,6 +54,24 @@ def test_stored_values_convert_as_django_converts_them(stored: str | None) -> No
     assert getattr(got, "tzinfo", None) == getattr(expected, "tzinfo", None)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 11, 28, 0, 21, 44, 256364),
+        datetime(2026, 11, 28, 0, 21, 44, tzinfo=UTC),
+        "2026-11-28 00:21:44.256364",
+    ],
+)
+def test_what_sqlite_gives_is_converted_without_django_s_converter(
+    value: datetime | str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    django_converter, ours = converters()
+    expected = django_converter(value, None, connection)
+    monkeypatch.setattr(connection.ops, "convert_datetimefield_value", pytest.fail, raising=False)
+
+    assert ours(value, None, connection) == expected
+
+
 @given(
     st.datetimes(
         timezones=st.sampled_from([None, UTC, timezone(timedelta(hours=-5, minutes=-30))])
