@@ -1,5 +1,6 @@
 """PostSerializer's hand-built output is exactly what its declared fields would produce."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -43,3 +44,24 @@ def test_created_and_updated_posts_answer_in_the_same_shape(
     post = post_list().get(pk=created.json()["id"])
     assert updated.json() == FieldByFieldPostSerializer(post).data
     assert created.json()["author"] == {"id": alice.pk, "username": "alice"}
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 11, 28, 1, 2, 3, tzinfo=UTC),
+        datetime(2026, 11, 28, 1, 2, 3, 4, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ],
+)
+def test_timestamps_are_written_as_drf_writes_them(alice: User, moment: datetime) -> None:
+    post = Post.objects.create(author=alice, title="T", body="B")
+    Post.objects.filter(pk=post.pk).update(created_at=moment, updated_at=moment)
+    posts = list(post_list())
+
+    assert as_json(PostSerializer(posts, many=True).data) == as_json(
+        FieldByFieldPostSerializer(posts, many=True).data
+    )
+    written = PostSerializer(posts[0]).data
+    assert written["created_at"] == written["updated_at"] == as_json(moment).decode().strip('"')
