@@ -151,18 +151,22 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
 
-    def workers(self) -> list[int]:
-        """The master's children that are not exiting (a recycled worker's last moments)."""
-        pids = []
+    def children(self) -> dict[int, bool]:
+        """The master's children, each with whether it is exiting (a recycled worker's end)."""
+        found = {}
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 fields = stat.read_text().rsplit(")", 1)[1].split()
                 parent, flags = int(fields[1]), int(fields[6])
             except (OSError, IndexError, ValueError):
                 continue
-            if parent == self.process.pid and not flags & PF_EXITING:
-                pids.append(int(stat.parent.name))
-        return pids
+            if parent == self.process.pid:
+                found[int(stat.parent.name)] = bool(flags & PF_EXITING)
+        return found
+
+    def workers(self) -> list[int]:
+        """The master's children that are not exiting."""
+        return [pid for pid, exiting in self.children().items() if not exiting]
 
     @staticmethod
     def _exiting(pid: int) -> bool:
@@ -201,14 +205,27 @@ class Server:
         return hwm, min(hwm, fields["Pss"] + max(0, hwm - fields["Rss"]))
 
     def _sample_rss(self) -> None:
-        """Every worker's peak RSS and peak PSS bound, often: recycled workers take theirs along."""
+        """Every worker's peak RSS and peak PSS bound, often: recycled workers take theirs along.
+
+        PSS divides shared pages among the processes sharing them: while a recycled worker is
+        being replaced (exiting, or gone and its successor not yet forked), the others have one
+        sharer fewer and their PSS rises by ~10 MB without a byte more in use. The PSS bound
+        takes only rounds in which every configured worker was running before and after.
+        """
+        expected = int(self.env.get("WEB_CONCURRENCY", "2"))
         while not self._stop.wait(0.2):
-            for pid in self.workers():
-                memory = self._memory(pid)
-                if memory is not None:
-                    self.peak_kb = max(self.peak_kb, memory[0])
+            before = self.children()
+            self.pids.update(before)
+            samples = {pid: self._memory(pid) for pid, exiting in before.items() if not exiting}
+            steady = (
+                len(before) == expected and not any(before.values()) and self.children() == before
+            )
+            for memory in samples.values():
+                if memory is None:
+                    continue
+                self.peak_kb = max(self.peak_kb, memory[0])
+                if steady:
                     self.peak_pss_kb = max(self.peak_pss_kb, memory[1])
-                    self.pids.add(pid)
 
     def take_window(self) -> tuple[float, float, int]:
         """Since the last call: the workers' peak RSS and peak PSS bound in MB, workers booted."""
@@ -270,17 +287,28 @@ def wrk(
     return result
 
 
-def deep_walk(server: Server, token: str) -> tuple[str, list[float]]:
-    """Follow `next` DEEP_PAGES times; returns the last cursor's path and each page's time (ms)."""
-    url, times = f"{server.url}/api/v1/?page_size={DEEP_PAGE_SIZE}", []
+def deep_walk(server: Server, token: str) -> tuple[str, list[float], list[float]]:
+    """Follow `next` DEEP_PAGES times, then time the first and the last 50 pages again.
+
+    Returns the last cursor's path and the times (ms) of the first 50 and of the last 50 pages,
+    requested alternately (first, last, first, ...; twice each) so that the machine's drift
+    during the walk, which has shown as ±30 % between its start and its end, falls on both.
+    """
+    url, urls = f"{server.url}/api/v1/?page_size={DEEP_PAGE_SIZE}", []
     for _ in range(DEEP_PAGES):
-        started = time.perf_counter()
-        page = http(url, token)
-        times.append((time.perf_counter() - started) * 1000)
-        url = page["next"]
+        urls.append(url)
+        url = http(url, token)["next"]
+    first: list[float] = []
+    last: list[float] = []
+    for _ in range(2):
+        for early, late in zip(urls[:50], urls[-50:], strict=True):
+            for page, times in ((early, first), (late, last)):
+                started = time.perf_counter()
+                http(page, token)
+                times.append((time.perf_counter() - started) * 1000)
     # The cursor alone: wrk asks for that position with the default page size, as the first page.
     cursor = parse_qs(urlsplit(url).query)["cursor"][0]
-    return "/api/v1/?" + urlencode({"cursor": cursor}), times
+    return "/api/v1/?" + urlencode({"cursor": cursor}), first, last
 
 
 def argon2_hash_ms() -> float:
@@ -341,14 +369,14 @@ def run_backend(name: str, env: dict[str, str], duration: int) -> Backend:
             load("list_large", f"List, first page ({LARGE:,} posts)", "/api/v1/", token=token),
             load("second", "List, next page (cursor 20 posts in)", second, token=token),
         ]
-        deep_path, times = deep_walk(server, token)
-        first, last = statistics.median(times[:50]), statistics.median(times[-50:])
+        deep_path, first_times, last_times = deep_walk(server, token)
+        first, last = statistics.median(first_times), statistics.median(last_times)
         backend.walk_ratio = first / last
         backend.notes.append(
-            f"Deep walk: {DEEP_PAGES} pages of {DEEP_PAGE_SIZE} following `next` "
-            f"(sequential): median {first:.1f} ms for the first 50 pages, {last:.1f} ms for "
-            f"the last 50 (posts {(DEEP_PAGES - 50) * DEEP_PAGE_SIZE:,}-"
-            f"{DEEP_PAGES * DEEP_PAGE_SIZE:,})."
+            f"Deep walk: {DEEP_PAGES} pages of {DEEP_PAGE_SIZE} following `next`, then the "
+            f"first 50 and the last 50 pages (posts {(DEEP_PAGES - 50) * DEEP_PAGE_SIZE:,}-"
+            f"{DEEP_PAGES * DEEP_PAGE_SIZE:,}) requested alternately, twice: median "
+            f"{first:.1f} ms for the first, {last:.1f} ms for the last."
         )
         backend.results.append(
             load("deep", "List, next page (cursor 50,000 posts in)", deep_path, token=token)
@@ -526,7 +554,8 @@ def report(backends: list[Backend], info: dict[str, str], command: str, load: st
         "A worker's PSS is its private pages plus its share of the pages it shares with the master "
         "and the other workers, what one more worker costs the machine; no kernel counter keeps "
         "its peak, so the table shows an upper bound: the largest Pss + VmHWM - Rss sampled "
-        "every 0.2 s, at most VmHWM.",
+        "every 0.2 s, at most VmHWM, while every worker runs (not while gunicorn replaces a "
+        "recycled one: the others then have one sharer fewer).",
         END,
     ]
     return "\n".join(lines)
