@@ -169,17 +169,8 @@ class Server:
         return [pid for pid, exiting in self.children().items() if not exiting]
 
     @staticmethod
-    def _exiting(pid: int) -> bool:
-        try:
-            return bool(
-                int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[6]) & PF_EXITING
-            )
-        except (OSError, IndexError, ValueError):
-            return True
-
-    @staticmethod
     def _memory(pid: int) -> tuple[int, int] | None:
-        """A worker's VmHWM and its peak PSS bound, in kB; None once it is gone or exiting.
+        """A worker's VmHWM and its peak PSS bound, in kB; None once it is gone.
 
         The kernel keeps no high-water mark for PSS: Pss + VmHWM - Rss bounds it, the excess of
         the peak over the current RSS (a transient Argon2 buffer) counted as if entirely
@@ -196,10 +187,7 @@ class Server:
                         fields[name] = int(value.split()[0])
         except OSError:
             return None
-        # An exiting worker unmaps shared pages, which lowers Rss by their size and Pss only by
-        # its share of them: the bound would grow while the process shrinks. A zombie has no
-        # memory lines left.
-        if len(fields) < 3 or Server._exiting(pid):
+        if len(fields) < 3:  # a zombie has no memory lines left
             return None
         hwm = fields["VmHWM"]
         return hwm, min(hwm, fields["Pss"] + max(0, hwm - fields["Rss"]))
@@ -217,11 +205,12 @@ class Server:
             before = self.children()
             self.pids.update(before)
             samples = {pid: self._memory(pid) for pid, exiting in before.items() if not exiting}
-            steady = (
-                len(before) == expected and not any(before.values()) and self.children() == before
-            )
-            for memory in samples.values():
-                if memory is None:
+            after = self.children()
+            steady = len(before) == expected and not any(before.values()) and after == before
+            for pid, memory in samples.items():
+                # An exiting worker unmaps shared pages, which lowers Rss by their size and Pss
+                # only by its share of them: its bound would grow while it shrinks.
+                if memory is None or after.get(pid, True):
                     continue
                 self.peak_kb = max(self.peak_kb, memory[0])
                 if steady:

@@ -3,6 +3,7 @@
 import select
 
 from django.db.backends.postgresql import base
+from psycopg import pq
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -35,8 +36,6 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _socket_is_quiet(self) -> bool:
         """True if the idle connection is open and nothing has arrived on it since its last use."""
-        from psycopg import pq
-
         connection = self.connection
         if connection is None or connection.closed or connection.broken:
             return False

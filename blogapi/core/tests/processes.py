@@ -5,6 +5,7 @@ stop and start these services without touching the machine's own PostgreSQL and 
 """
 
 import glob
+import itertools
 import os
 import re
 import shutil
@@ -72,6 +73,14 @@ def skip_without_tools(also_missing: Sequence[str] = (), how: str = "installed i
     if os.environ.get("CI") == "true":
         raise RuntimeError(f"CI needs {missing} for the system tests")
     pytest.skip(f"system tests need {missing} ({how})", allow_module_level=True)
+
+
+_names = itertools.count(1)
+
+
+def unique_name(prefix: str) -> str:
+    """A username no test of this run has used: the servers and their database outlive a test."""
+    return f"{prefix}{next(_names)}"
 
 
 def require_tools(also_missing: Sequence[str] = (), how: str = "installed in CI") -> Any:

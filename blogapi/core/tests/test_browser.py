@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from blogapi.core.tests.processes import (
     require_tools,
     services,
     stop_quietly,
+    unique_name,
 )
 
 pytestmark = pytest.mark.system
@@ -54,15 +55,10 @@ _required_tools = require_tools(
 class Site:
     url: str
     smtp: SmtpPeer
-    counter: list[int] = field(default_factory=lambda: [0])
-
-    def new_name(self, prefix: str) -> str:
-        self.counter[0] += 1
-        return f"{prefix}{self.counter[0]}"
 
     def register(self, prefix: str) -> str:
         """A new account, signed up through the JSON API; returns its username."""
-        name = self.new_name(prefix)
+        name = unique_name(prefix)
         register(self.url, name, PASSWORD)
         return name
 
@@ -178,7 +174,7 @@ def fill_login_form(page: Page, username: str, password: str) -> Locator:
 def test_sign_up_in_the_browsable_api_and_confirm_the_mailed_link(
     site: Site, page: Page, shot: Callable[[str], None]
 ) -> None:
-    name = site.new_name("signup")
+    name = unique_name("signup")
     email = f"{name}@example.com"
     page.goto("/api/v1/dj-rest-auth/registration/")
     expect(response_info(page)).to_contain_text("HTTP 405 Method Not Allowed")

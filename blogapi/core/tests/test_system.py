@@ -8,7 +8,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from blogapi.core.tests.processes import (
     require_tools,
     services,
     stop_quietly,
+    unique_name,
     wait_for,
 )
 
@@ -45,11 +46,6 @@ class Stack:
     database_url: str
     a: AppServer
     b: AppServer
-    counter: list[int] = field(default_factory=lambda: [0])
-
-    def new_name(self, prefix: str) -> str:
-        self.counter[0] += 1
-        return f"{prefix}{self.counter[0]}"
 
 
 @pytest.fixture(scope="module")
@@ -87,13 +83,13 @@ def status_with(server: AppServer, key: str) -> int:
 
 
 def test_a_key_issued_by_one_server_works_on_the_other(stack: Stack) -> None:
-    key = register(stack.a.url, stack.new_name("carol"), PASSWORD)
+    key = register(stack.a.url, unique_name("carol"), PASSWORD)
 
     assert status_with(stack.b, key) == 200
 
 
 def test_logout_on_one_server_is_refused_by_the_other(stack: Stack) -> None:
-    key = register(stack.a.url, stack.new_name("dave"), PASSWORD)
+    key = register(stack.a.url, unique_name("dave"), PASSWORD)
 
     assert (
         requests.post(
@@ -105,7 +101,7 @@ def test_logout_on_one_server_is_refused_by_the_other(stack: Stack) -> None:
 
 
 def test_revoking_a_key_on_one_server_is_refused_by_the_other(stack: Stack) -> None:
-    name = stack.new_name("erin")
+    name = unique_name("erin")
     phone = register(stack.a.url, name, PASSWORD)
     laptop = login(stack.a, name).json()["key"]
     listed = requests.get(
@@ -123,7 +119,7 @@ def test_revoking_a_key_on_one_server_is_refused_by_the_other(stack: Stack) -> N
 
 
 def test_logout_all_on_one_server_is_refused_by_the_other(stack: Stack) -> None:
-    name = stack.new_name("frank")
+    name = unique_name("frank")
     first = register(stack.a.url, name, PASSWORD)
     second = login(stack.a, name).json()["key"]
 
@@ -138,7 +134,7 @@ def test_logout_all_on_one_server_is_refused_by_the_other(stack: Stack) -> None:
 
 
 def test_a_password_change_on_one_server_ends_other_keys_on_the_other(stack: Stack) -> None:
-    name = stack.new_name("grace")
+    name = unique_name("grace")
     changer = register(stack.a.url, name, PASSWORD)
     other = login(stack.a, name).json()["key"]
 
@@ -159,7 +155,7 @@ def test_a_password_change_on_one_server_ends_other_keys_on_the_other(stack: Sta
 
 
 def test_a_browser_session_from_one_server_is_valid_on_the_other(stack: Stack) -> None:
-    name = stack.new_name("heidi")
+    name = unique_name("heidi")
     register(stack.a.url, name, PASSWORD)
     browser = requests.Session()
     page = browser.get(f"{stack.a.url}/api-auth/login/", timeout=30)
@@ -180,7 +176,7 @@ def test_a_browser_session_from_one_server_is_valid_on_the_other(stack: Stack) -
 
 
 def test_the_login_limit_counts_attempts_on_both_servers_together(stack: Stack) -> None:
-    name = stack.new_name("ivan")
+    name = unique_name("ivan")
     register(stack.a.url, name, PASSWORD)
     for server in (stack.a, stack.b, stack.a, stack.b, stack.a):
         assert login(server, name, "not the right password").status_code == 400
@@ -192,7 +188,7 @@ def test_the_login_limit_counts_attempts_on_both_servers_together(stack: Stack) 
 
 
 def test_a_reset_link_mailed_by_one_server_works_once_on_the_other(stack: Stack) -> None:
-    name = stack.new_name("judy")
+    name = unique_name("judy")
     register(stack.a.url, name, PASSWORD)
     requests.post(
         f"{stack.a.url}/api/v1/dj-rest-auth/password/reset/",
@@ -245,7 +241,7 @@ def load(
 def test_a_worker_killed_mid_write_loses_no_acknowledged_row_and_writes_none_twice(
     stack: Stack,
 ) -> None:
-    key = register(stack.a.url, stack.new_name("kim"), PASSWORD)
+    key = register(stack.a.url, unique_name("kim"), PASSWORD)
     marker = f"kill-{time.time_ns()}"
     results: list[tuple[str, int, Any]] = []
 
@@ -288,7 +284,7 @@ def test_a_worker_killed_mid_write_loses_no_acknowledged_row_and_writes_none_twi
 
 
 def test_a_database_outage_answers_503_and_recovers_without_restart(stack: Stack) -> None:
-    key = register(stack.a.url, stack.new_name("lee"), PASSWORD)
+    key = register(stack.a.url, unique_name("lee"), PASSWORD)
     results: list[tuple[int, float, str]] = []
 
     def read(_: str) -> tuple[int, float, str]:
@@ -327,7 +323,7 @@ def test_a_database_outage_answers_503_and_recovers_without_restart(stack: Stack
 
 def test_after_a_database_restart_no_request_fails(stack: Stack) -> None:
     """Every worker's kept connection died with the restart; each is replaced before use."""
-    key = register(stack.a.url, stack.new_name("ned"), PASSWORD)
+    key = register(stack.a.url, unique_name("ned"), PASSWORD)
     for _ in range(8):
         assert status_with(stack.a, key) == 200
         assert status_with(stack.b, key) == 200
@@ -340,7 +336,7 @@ def test_after_a_database_restart_no_request_fails(stack: Stack) -> None:
 
 
 def test_with_redis_stopped_reads_work_and_logins_fail_closed(stack: Stack) -> None:
-    name = stack.new_name("mia")
+    name = unique_name("mia")
     key = register(stack.a.url, name, PASSWORD)
 
     stack.redis.stop()
@@ -358,7 +354,7 @@ def test_with_redis_stopped_reads_work_and_logins_fail_closed(stack: Stack) -> N
 
 
 def test_servers_logs_hold_no_secrets(stack: Stack) -> None:
-    key = register(stack.a.url, stack.new_name("nia"), PASSWORD)
+    key = register(stack.a.url, unique_name("nia"), PASSWORD)
     status_with(stack.b, key)
 
     logs = Path(stack.a.log).read_text() + Path(stack.b.log).read_text()
