@@ -18,9 +18,10 @@ class NewestFirstCursorPagination(CursorPagination):
     max_page_size = 100
     example_next = "https://api.example.com/api/v1/?cursor=cD0yMDI2LTExLTI3KzE5JTNBMzY%3D"
     _model: type[Model] | None = None
-    # Optional: `newest(n)` returns the first n rows in `ordering` without building a queryset
-    # (a prepared query, blogapi.core.prepared); used for the first page, the most requested.
-    newest: Callable[[int], list[Any]] | None = None
+    # Optional: `newest(n, request)` returns the first n rows in `ordering` without building a
+    # queryset (a prepared query, blogapi.core.prepared); used for the first page, the most
+    # requested.
+    newest: Callable[[int, Request], list[Any]] | None = None
 
     def paginate_queryset(
         self, queryset: QuerySet[Any], request: Request, view: Any = None
@@ -30,7 +31,9 @@ class NewestFirstCursorPagination(CursorPagination):
             return self._first_page(request, self.newest)
         return super().paginate_queryset(queryset, request, view)
 
-    def _first_page(self, request: Request, newest: Callable[[int], list[Any]]) -> list[Any]:
+    def _first_page(
+        self, request: Request, newest: Callable[[int, Request], list[Any]]
+    ) -> list[Any]:
         """DRF's paginate_queryset for a request without a cursor, the rows from `newest`.
 
         blogapi/posts/tests/test_first_page.py compares both paths.
@@ -40,7 +43,7 @@ class NewestFirstCursorPagination(CursorPagination):
         assert page_size is not None  # set on the class and capped: never None here
         self.base_url = request.build_absolute_uri()
         self.cursor = None
-        results = newest(page_size + 1)
+        results = newest(page_size + 1, request)
         self.page = results[:page_size]
         self.has_previous = False
         self.has_next = len(results) > len(self.page)

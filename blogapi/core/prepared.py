@@ -21,7 +21,7 @@ values (a projection: no model instance to build per row).
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from weakref import WeakKeyDictionary
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -34,6 +34,9 @@ from django.db.models.query import (  # type: ignore[attr-defined]  # not in dja
 )
 
 from blogapi.core.db import faster_converters
+
+if TYPE_CHECKING:
+    from blogapi.core.postgresql.statements import NamedStatement
 
 M = TypeVar("M", bound=Model)
 Param = str | int
@@ -59,6 +62,7 @@ class _Compiled:
     model_columns: slice
     populators: list[Any]
     converters: list[tuple[int, tuple[list[Callable[..., Any]], Any]]]
+    statement: "NamedStatement | None" = None  # PostgreSQL: PREPAREd once per session
 
 
 class PreparedQuery(Generic[M]):
@@ -84,6 +88,12 @@ class PreparedQuery(Generic[M]):
             if len(found) != 1 or type(params[found[0]]) is not type(sentinel):
                 raise ValueError(f"sentinel {sentinel!r} must appear once, unchanged, in {params}")
             slots.append(found[0])
+        statement = None
+        if connection.vendor == "postgresql":
+            # Imported here: SQLite deployments never load psycopg.
+            from blogapi.core.postgresql.statements import NamedStatement
+
+            statement = NamedStatement.for_query(sql, len(params))
         klass_info, select = compiler.klass_info, compiler.select
         converters = [
             (position, (faster_converters(connection, functions), expression))
@@ -92,7 +102,9 @@ class PreparedQuery(Generic[M]):
             ).items()
         ]
         if projection or klass_info is None:
-            return _Compiled(sql, tuple(params), tuple(slots), None, [], slice(0), [], converters)
+            return _Compiled(
+                sql, tuple(params), tuple(slots), None, [], slice(0), [], converters, statement
+            )
         columns = klass_info["select_fields"]
         model_columns = slice(columns[0], columns[-1] + 1)
         return _Compiled(
@@ -104,25 +116,67 @@ class PreparedQuery(Generic[M]):
             model_columns=model_columns,
             populators=get_related_populators(klass_info, select, connection.alias),
             converters=converters,
+            statement=statement,
         )
 
-    def fetch(self, *values: Param, using: str = DEFAULT_DB_ALIAS) -> list[Any]:
-        """What the built queryset would give for these parameter values (instances or tuples)."""
+    def fetch(
+        self, *values: Param, request: Any = None, using: str = DEFAULT_DB_ALIAS
+    ) -> list[Any]:
+        """What the built queryset would give for these parameter values (instances or tuples).
+
+        `request`: rows read ahead for exactly this query and these values (read_ahead) are
+        taken from it instead of asking the database again.
+        """
+        ahead = getattr(request, _READ_AHEAD, None)
+        if ahead is not None and ahead.rows is not None and ahead.matches(self, values):
+            taken: list[Any] = ahead.rows
+            ahead.rows = None  # read once, as a query would be
+            return taken
+        connection = connections[using]
+        compiled, params = self._bind(connection, values)
+        with connection.cursor() as cursor:
+            if compiled.statement is None:
+                cursor.execute(compiled.sql, params)
+            else:
+                compiled.statement.run(connection, cursor, params)
+            rows: Sequence[Any] = cursor.fetchall()
+        return [self._instance(compiled, row, connection) for row in rows]
+
+    def fetch_with_read_ahead(self, request: Any, *values: Param) -> list[Any]:
+        """fetch(*values), and in the same round trip the read `request` asked for (read_ahead)."""
+        ahead = getattr(request, _READ_AHEAD, None)
+        if ahead is None or ahead.rows is not None:
+            return self.fetch(*values)
+        connection = connections[DEFAULT_DB_ALIAS]
+        mine, my_params = self._bind(connection, values)
+        theirs, their_params = ahead.query._bind(connection, ahead.values)
+        if mine.statement is None or theirs.statement is None:
+            return self.fetch(*values)  # SQLite: no round trip to save
+        from blogapi.core.postgresql.statements import execute_together
+
+        with connection.cursor() as cursor:
+            results = execute_together(
+                connection, cursor, [(mine.statement, my_params), (theirs.statement, their_params)]
+            )
+        if results is None:  # in a transaction, or the session cannot keep statements
+            return self.fetch(*values)
+        ahead.rows = [ahead.query._instance(theirs, row, connection) for row in results[1]]
+        return [self._instance(mine, row, connection) for row in results[0]]
+
+    def _bind(
+        self, connection: BaseDatabaseWrapper, values: tuple[Param, ...]
+    ) -> tuple[_Compiled, list[Any]]:
         if len(values) != len(self._kinds) or any(
             type(value) is not kind for value, kind in zip(values, self._kinds, strict=False)
         ):
             raise TypeError(f"expected values of types {self._kinds}, got {values!r}")
-        connection = connections[using]
         compiled = self._compiled.get(connection)
         if compiled is None:
             compiled = self._compiled[connection] = self._compile(connection)
         params = list(compiled.params)
         for slot, value in zip(compiled.slots, values, strict=True):
             params[slot] = value
-        with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, params)
-            rows: Sequence[Any] = cursor.fetchall()
-        return [self._instance(compiled, row, connection) for row in rows]
+        return compiled, params
 
     @staticmethod
     def _instance(compiled: _Compiled, row: Any, connection: BaseDatabaseWrapper) -> Any:
@@ -141,3 +195,32 @@ class PreparedQuery(Generic[M]):
         for populator in compiled.populators:
             populator.populate(row, instance)
         return instance
+
+
+_READ_AHEAD = "_blogapi_read_ahead"
+
+
+@dataclass
+class ReadAhead:
+    """A read a view will make whoever is signed in, fetched with the token lookup when it can be.
+
+    The view asks before authentication (read_ahead); the token authentication sends its lookup
+    and this read in one round trip (fetch_with_read_ahead); the view's own fetch of the same
+    query and values then takes the rows. The rows are only ever used by the view's handler,
+    which DRF runs after authentication and permissions passed. Without a token, or where the
+    two cannot share a round trip, the view's fetch simply asks the database itself.
+    """
+
+    query: PreparedQuery[Any]
+    values: tuple[Param, ...]
+    rows: list[Any] | None = None
+
+    def matches(self, query: PreparedQuery[Any], values: tuple[Param, ...]) -> bool:
+        return query is self.query and [(type(v), v) for v in values] == [
+            (type(v), v) for v in self.values
+        ]
+
+
+def read_ahead(request: Any, query: PreparedQuery[Any], *values: Param) -> None:
+    """Ask that `query.fetch(*values, request=request)` be read with the token lookup."""
+    setattr(request, _READ_AHEAD, ReadAhead(query, values))

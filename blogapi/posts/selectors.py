@@ -2,12 +2,13 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
 
 from blogapi.core.pagination import NewestFirstCursorPagination
-from blogapi.core.prepared import PreparedQuery
+from blogapi.core.prepared import PreparedQuery, read_ahead
 from blogapi.posts.models import Post
 
 
@@ -65,17 +66,29 @@ _SUMMARY_COLUMNS = (
 )
 
 
-def post_by_id(pk: int) -> Post | None:
-    """The post with this id and its author, or None (also for ids no column can hold)."""
+def _id_fits(pk: int) -> bool:
     low, high = connection.ops.integer_field_range(Post._meta.pk.get_internal_type())
-    if low is not None and high is not None and not low <= pk <= high:
+    return low is None or high is None or low <= pk <= high
+
+
+def post_by_id(pk: int, *, request: Any = None) -> Post | None:
+    """The post with this id and its author, or None (also for ids no column can hold).
+
+    `request`: where read_post_by_id_ahead asked for it (blogapi.core.prepared.read_ahead).
+    """
+    if not _id_fits(pk):
         return None
-    found = _POST_BY_ID.fetch(pk)
+    found = _POST_BY_ID.fetch(pk, request=request)
     return found[0] if found else None
 
 
-def newest_posts(limit: int) -> list[PostSummary]:
-    """The first `limit` posts in the list's order (NewestFirstCursorPagination.ordering)."""
+def read_post_by_id_ahead(request: Any, pk: int) -> None:
+    """Have post_by_id(pk, request=request) read with the request's token lookup."""
+    if _id_fits(pk):
+        read_ahead(request, _POST_BY_ID, pk)
+
+
+def _newest_posts_query(limit: int) -> PreparedQuery[Post]:
     if not 1 <= limit <= NewestFirstCursorPagination.max_page_size + 1:
         raise ValueError(f"limit {limit} is outside the paginator's range")
     query = _NEWEST_POSTS.get(limit)
@@ -85,7 +98,22 @@ def newest_posts(limit: int) -> list[PostSummary]:
             lambda: Post.objects.order_by(*ordering).values_list(*_SUMMARY_COLUMNS)[:limit]
         )
         _NEWEST_POSTS[limit] = query
+    return query
+
+
+def newest_posts(limit: int, request: Any = None) -> list[PostSummary]:
+    """The first `limit` posts in the list's order (NewestFirstCursorPagination.ordering).
+
+    `request`: where read_newest_posts_ahead asked for them (blogapi.core.prepared.read_ahead).
+    """
     return [
         PostSummary(pk, title, body, created, updated, AuthorSummary(author_id, username))
-        for pk, title, body, created, updated, author_id, username in query.fetch()
+        for pk, title, body, created, updated, author_id, username in _newest_posts_query(
+            limit
+        ).fetch(request=request)
     ]
+
+
+def read_newest_posts_ahead(request: Any, limit: int) -> None:
+    """Have newest_posts(limit, request) read with the request's token lookup."""
+    read_ahead(request, _newest_posts_query(limit))
