@@ -26,7 +26,7 @@ from weakref import WeakKeyDictionary
 from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
-from psycopg import ClientCursor, errors
+from psycopg import ClientCursor, errors, pq
 
 # After this many statements lost by one session, it runs plain SQL for the rest of its life.
 MAX_LOST_STATEMENTS = 3
@@ -150,7 +150,8 @@ def execute_together(
         cursor.execute("; ".join(text), params)
         results = []
         while True:
-            if cursor.description is not None:
+            # PREPARE gives no rows. (Not cursor.description: it builds an object per column.)
+            if cursor.pgresult.status == pq.ExecStatus.TUPLES_OK:
                 results.append(cursor.fetchall())
             if not cursor.nextset():
                 break
