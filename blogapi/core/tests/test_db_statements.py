@@ -248,3 +248,51 @@ def test_with_server_side_binding_queries_run_as_plain_sql(
 
     assert answer.json() == expected
     assert sent(queries) == ["SELECT", "SELECT"]
+
+
+def plan(statement: NamedStatement, params: list[Any]) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {statement.execute_sql}", params)
+        return " ".join(line for (line,) in cursor.fetchall())
+
+
+def test_a_plan_made_for_a_small_table_is_replaced_after_replan_after(
+    scratch_table: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The list's first page: no parameter, ordered by an index, planned on a table of 2 rows.
+    statement = NamedStatement.for_query(
+        "SELECT id FROM statements_scratch ORDER BY label DESC, id DESC LIMIT 2", 0
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE INDEX statements_scratch_newest ON statements_scratch (label DESC, id DESC)"
+        )
+        cursor.execute("ANALYZE statements_scratch")
+    for _ in range(7):  # past PostgreSQL's five custom plans: the generic plan is cached
+        run(statement, [])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO statements_scratch SELECT n, 'x' FROM generate_series(3, 50000) n"
+        )
+    assert "Seq Scan" in plan(statement, [])  # made for 2 rows: scans and sorts 50,000
+
+    monkeypatch.setattr(statements, "REPLAN_AFTER", 0.0)
+    with CaptureQueriesContext(connection) as queries:
+        assert run(statement, []) == [(50000,), (49999,)]
+
+    assert sent(queries) == ["DEALLOCATE; PREPARE", "EXECUTE"]
+    assert "Seq Scan" not in plan(statement, [])  # an index scan on the table as it is now
+
+
+def test_the_batch_prepares_stale_statements_again_in_the_same_round_trip(
+    reader: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = reader.get("/api/v1/").json()
+    monkeypatch.setattr(statements, "REPLAN_AFTER", 0.0)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert reader.get("/api/v1/").json() == expected
+
+    assert sent(queries) == [
+        "DEALLOCATE; DEALLOCATE; PREPARE; PREPARE; EXECUTE; EXECUTE",
+    ]
