@@ -78,6 +78,7 @@ class Backend:
     name: str
     ceiling: float = 0.0  # req/s, the mean of the first and the last ceiling run
     walk_ratio: float = 0.0  # the deep walk's last pages' speed relative to its first pages'
+    alternated: dict[str, list[float]] = field(default_factory=dict)  # ceiling, list, detail
     size_ratio: float = 0.0  # the first page at LARGE posts against SMALL, same page, alternately
     size_ratio_default_page: float = 0.0  # the same with LARGE's default 20-post page
     results: list[Result] = field(default_factory=list)
@@ -331,6 +332,31 @@ def argon2_hash_ms() -> float:
     return statistics.median(times)
 
 
+Run = tuple[str, "Server", str | None, str, str]  # key, server, token, path, label
+
+
+def alternating(runs: list[Run], duration: int) -> dict[str, list[float]]:
+    """Each run's req/s, the runs taken in turn twice for half a scenario's time each.
+
+    For the goals that compare two figures: measured minutes apart, each moved with the
+    machine (the ceiling between 2,000 and 3,000 req/s within a run); taken in turn, the
+    drift falls on all of them alike.
+    """
+    rates: dict[str, list[float]] = {key: [] for key, *_ in runs}
+    for _ in range(2):
+        for key, server, token, path, label in runs:
+            result = wrk(
+                server,
+                key,
+                f"  alternating: {label}",
+                path,
+                token=token,
+                duration=max(2, duration // 2),
+            )
+            rates[key].append(result.rps)
+    return rates
+
+
 def list_at_both_sizes(
     server: Server, token: str, twin_env: dict[str, str], log: Path, duration: int
 ) -> dict[str, list[float]]:
@@ -341,35 +367,23 @@ def list_at_both_sizes(
     is asked for twice: with SMALL posts a page (what the SMALL-post list holds: only the data's
     size differs) and with the default 20 (twice the posts to read, serialize and send).
     """
-    rates: dict[str, list[float]] = {"small": [], "large_same_page": [], "large": []}
     with Server(twin_env, log) as twin:
         twin_token = http(
             f"{twin.url}/api/v1/dj-rest-auth/login/",
             body={"username": USER, "password": PASSWORD, "device": "bench"},
         )["key"]
-        runs = (
-            ("small", twin, twin_token, "/api/v1/", f"{SMALL:,} posts"),
+        runs: list[Run] = [
+            ("small", twin, twin_token, "/api/v1/", f"first page, {SMALL:,} posts"),
             (
                 "large_same_page",
                 server,
                 token,
                 f"/api/v1/?page_size={SMALL}",
-                f"{LARGE:,} posts, {SMALL} a page",
+                f"first page, {LARGE:,} posts, {SMALL} a page",
             ),
-            ("large", server, token, "/api/v1/", f"{LARGE:,} posts, 20 a page"),
-        )
-        for _ in range(2):
-            for key, target, key_token, path, label in runs:
-                result = wrk(
-                    target,
-                    "size",
-                    f"  alternating: first page, {label}",
-                    path,
-                    token=key_token,
-                    duration=max(2, duration // 2),
-                )
-                rates[key].append(result.rps)
-    return rates
+            ("large", server, token, "/api/v1/", f"first page, {LARGE:,} posts, 20 a page"),
+        ]
+        return alternating(runs, duration)
 
 
 def run_backend(name: str, env: dict[str, str], twin_env: dict[str, str], duration: int) -> Backend:
@@ -399,8 +413,28 @@ def run_backend(name: str, env: dict[str, str], twin_env: dict[str, str], durati
             load("ceiling", "Ceiling: bare Django JSON view", "/bench/ceiling/"),
             load("list", f"List, first page ({SMALL} posts)", "/api/v1/", token=token),
             load("detail", "Post detail", f"/api/v1/{newest}/", token=token),
-            load("create", "Create post", "/api/v1/", token=token, body=NEW_POST),
         ]
+        # The ratio goals' verdicts: the three again, in turn (before posts are created).
+        backend.alternated = alternating(
+            [
+                ("ceiling", server, None, "/bench/ceiling/", "ceiling"),
+                ("list", server, token, "/api/v1/", f"list, first page ({SMALL} posts)"),
+                ("detail", server, token, f"/api/v1/{newest}/", "post detail"),
+            ],
+            duration,
+        )
+        backend.notes.append(
+            "Ratio goals: the ceiling, the list and the detail again, in turn, twice for "
+            f"{max(2, duration // 2)} s each: "
+            + "; ".join(
+                f"{key} {', '.join(f'{r:,.0f}' for r in rates)} req/s"
+                for key, rates in backend.alternated.items()
+            )
+            + "."
+        )
+        backend.results.append(
+            load("create", "Create post", "/api/v1/", token=token, body=NEW_POST)
+        )
         seconds = manage(
             env, "demo_data", "--posts", str(LARGE), "--username", USER, "--password", PASSWORD
         )
@@ -524,20 +558,25 @@ def machine() -> dict[str, str]:
 
 GOALS: list[tuple[str, str, str, float]] = [
     # (goal, numerator, denominator or "" for an absolute figure, threshold)
-    ("Token list, first page ≥ 0.40 x ceiling", "list", "ceiling", 0.40),
-    ("Post detail ≥ 0.45 x ceiling", "detail", "ceiling", 0.45),
+    ("Token list, first page ≥ 0.40 x ceiling (alternating runs)", "list", "ceiling", 0.40),
+    ("Post detail ≥ 0.45 x ceiling (alternating runs)", "detail", "ceiling", 0.45),
     ("Login ≥ 40 req/s (Argon2id m=19 MiB, t=2, p=1)", "login", "", 40),
 ]
 
 
 def goal_cell(backend: Backend, numerator: str, denominator: str, threshold: float) -> str:
+    """The verdict; a ratio to the ceiling from the alternating runs, the table's beside it."""
     value = backend.get(numerator).rps
-    if denominator:
-        value /= backend.ceiling if denominator == "ceiling" else backend.get(denominator).rps
-        text = f"{value:.2f} x"
-    else:
-        text = f"{value:.0f} req/s"
-    return f"{text} {'✅' if value >= threshold else '❌'}"
+    if denominator == "ceiling":
+        single = value / backend.ceiling
+        value = statistics.mean(backend.alternated[numerator]) / statistics.mean(
+            backend.alternated["ceiling"]
+        )
+        return (
+            f"{value:.2f} x {'✅' if value >= threshold else '❌'} (the table's single runs: "
+            f"{single:.2f} x)"
+        )
+    return f"{value:.0f} req/s {'✅' if value >= threshold else '❌'}"
 
 
 def memory_cell(backend: Backend) -> str:
