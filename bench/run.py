@@ -335,15 +335,18 @@ def argon2_hash_ms() -> float:
 Run = tuple[str, "Server", str | None, str, str]  # key, server, token, path, label
 
 
+ROUNDS = 3  # alternating(): each run this many times, in turn
+
+
 def alternating(runs: list[Run], duration: int) -> dict[str, list[float]]:
-    """Each run's req/s, the runs taken in turn twice for half a scenario's time each.
+    """Each run's req/s, the runs taken in turn ROUNDS times for half a scenario's time each.
 
     For the goals that compare two figures: measured minutes apart, each moved with the
     machine (the ceiling between 2,000 and 3,000 req/s within a run); taken in turn, the
     drift falls on all of them alike.
     """
     rates: dict[str, list[float]] = {key: [] for key, *_ in runs}
-    for _ in range(2):
+    for _ in range(ROUNDS):
         for key, server, token, path, label in runs:
             result = wrk(
                 server,
@@ -424,8 +427,8 @@ def run_backend(name: str, env: dict[str, str], twin_env: dict[str, str], durati
             duration,
         )
         backend.notes.append(
-            "Ratio goals: the ceiling, the list and the detail again, in turn, twice for "
-            f"{max(2, duration // 2)} s each: "
+            f"Ratio goals: the ceiling, the list and the detail again, in turn, {ROUNDS} times "
+            f"for {max(2, duration // 2)} s each, medians compared: "
             + "; ".join(
                 f"{key} {', '.join(f'{r:,.0f}' for r in rates)} req/s"
                 for key, rates in backend.alternated.items()
@@ -446,13 +449,13 @@ def run_backend(name: str, env: dict[str, str], twin_env: dict[str, str], durati
         ]
         twin_log = LOGS / f"gunicorn-{name.split()[0].lower()}-twin.log"
         rates = list_at_both_sizes(server, token, twin_env, twin_log, duration)
-        small = statistics.mean(rates["small"])
-        backend.size_ratio = statistics.mean(rates["large_same_page"]) / small
-        backend.size_ratio_default_page = statistics.mean(rates["large"]) / small
+        small = statistics.median(rates["small"])
+        backend.size_ratio = statistics.median(rates["large_same_page"]) / small
+        backend.size_ratio_default_page = statistics.median(rates["large"]) / small
         backend.notes.append(
             f"First page at {LARGE:,} posts against {SMALL} posts, runs of "
-            f"{max(2, duration // 2)} s alternated twice (the {SMALL} posts on a second server "
-            f"with its own database): {SMALL} posts "
+            f"{max(2, duration // 2)} s in turn, {ROUNDS} times, medians compared (the "
+            f"{SMALL} posts on a second server with its own database): {SMALL} posts "
             f"{', '.join(f'{r:,.0f}' for r in rates['small'])} req/s; {LARGE:,} posts with "
             f"{SMALL} a page {', '.join(f'{r:,.0f}' for r in rates['large_same_page'])} req/s "
             f"({backend.size_ratio:.2f} x); {LARGE:,} posts with the default 20 a page "
@@ -569,7 +572,7 @@ def goal_cell(backend: Backend, numerator: str, denominator: str, threshold: flo
     value = backend.get(numerator).rps
     if denominator == "ceiling":
         single = value / backend.ceiling
-        value = statistics.mean(backend.alternated[numerator]) / statistics.mean(
+        value = statistics.median(backend.alternated[numerator]) / statistics.median(
             backend.alternated["ceiling"]
         )
         return (
