@@ -148,14 +148,14 @@ class PreparedQuery(Generic[M]):
         if ahead is None or ahead.rows is not None:
             return self.fetch(*values)
         connection = connections[DEFAULT_DB_ALIAS]
+        if connection.vendor != "postgresql":
+            return self.fetch(*values)  # SQLite: no round trip to save
         mine, my_params = self._bind(connection, values)
         theirs, their_params = ahead.query._bind(connection, ahead.values)
-        if mine.statement is None or theirs.statement is None:
-            return self.fetch(*values)  # SQLite: no round trip to save
-        from blogapi.core.postgresql.statements import execute_together
-
+        if mine.statement is None or theirs.statement is None:  # compiled on PostgreSQL: never
+            return self.fetch(*values)
         with connection.cursor() as cursor:
-            results = execute_together(
+            results = mine.statement.run_together(
                 connection, cursor, [(mine.statement, my_params), (theirs.statement, their_params)]
             )
         if results is None:  # in a transaction, or the session cannot keep statements

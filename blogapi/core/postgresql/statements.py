@@ -78,6 +78,15 @@ class NamedStatement:
         """Run the query on `cursor` (fetch from it as usual), prepared where it can be."""
         execute(connection, cursor, self, params)
 
+    @staticmethod
+    def run_together(
+        connection: BaseDatabaseWrapper,
+        cursor: CursorWrapper,
+        batch: Sequence[tuple["NamedStatement", Sequence[Any]]],
+    ) -> list[list[Any]] | None:
+        """execute_together: reached through a statement, so callers import nothing per call."""
+        return execute_together(connection, cursor, batch)
+
 
 @dataclass
 class _Session:
