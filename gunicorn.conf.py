@@ -1,7 +1,12 @@
 """Gunicorn settings for `make serve`, from the environment (BIND/PORT, WEB_CONCURRENCY, ...)."""
 
+import atexit
+import contextlib
 import gc
 import os
+import sys
+import threading
+from typing import Any
 
 from gunicorn.glogging import Logger
 
@@ -132,6 +137,41 @@ def pre_fork(server: object, worker: object) -> None:
     _warm()
     connections.close_all()
     gc.freeze()
+
+
+def worker_exit(server: object, worker: Any) -> None:
+    """In a worker leaving normally (recycled by max_requests, or stopped): skip the teardown.
+
+    Python's own exit tears the interpreter down, dropping the reference count of nearly every
+    object, and so writes to nearly every page the worker shares with the master and the other
+    workers: an exiting worker copied ~30 MB in its last ~35 ms, and meanwhile the others' PSS
+    rose by up to 8 MB as those pages lost a sharer (docs/benchmarks.md). Its memory goes back
+    to the system at exit either way, so this ends it the way the teardown would, without it:
+    non-daemon threads joined, the exit handlers run (queued mail leaves, logs are flushed),
+    database connections closed, then os._exit with the status gunicorn chose. Gunicorn also
+    calls this hook in the master, for a worker already gone: that call, and an exit that is not
+    a SystemExit, go on as usual.
+    """
+    leaving = sys.exc_info()[1]
+    if getattr(worker, "pid", None) != os.getpid() or not isinstance(leaving, SystemExit):
+        return
+    code = leaving.code
+    status = code if isinstance(code, int) else (0 if code is None else 1)
+    current = threading.current_thread()
+    for thread in threading.enumerate():
+        if thread is not current and not thread.daemon:
+            thread.join()
+    from django.apps import apps
+
+    if apps.ready:
+        from django.db import connections
+
+        connections.close_all()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(status)
 
 
 def post_worker_init(worker: object) -> None:

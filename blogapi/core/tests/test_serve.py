@@ -82,6 +82,73 @@ def test_the_master_warms_the_app_closes_connections_and_freezes_before_each_for
     assert result.stdout.splitlines() == ["[False, False, False]", "[True, True, True] True True"]
 
 
+# How gunicorn ends a worker (arbiter.spawn_worker): sys.exit, then the worker_exit hook in a
+# `finally`, in the worker's process. The script exits with 7 and records what ran on the way.
+_LEAVING_WORKER = """
+import atexit, os, runpy, sys, threading, time
+from types import SimpleNamespace
+record = sys.argv[1]
+def note(what):
+    with open(record, "a") as file:
+        file.write(what + "\\n")
+class TornDown:  # dropped only by the teardown; writes through what it holds itself
+    def __del__(self, write=os.write, fd=os.open(record, os.O_WRONLY | os.O_APPEND | os.O_CREAT)):
+        write(fd, b"teardown\\n")
+torn_down = TornDown()
+atexit.register(note, "exit handler")
+threading.Thread(target=lambda: (time.sleep(0.3), note("thread finished"))).start()
+hook = runpy.run_path(sys.argv[2])["worker_exit"]
+worker = SimpleNamespace(pid=os.getpid() + int(sys.argv[3]))
+try:
+    sys.exit(7)
+finally:
+    hook(None, worker)
+"""
+
+
+@pytest.mark.parametrize(
+    ("pid_offset", "expected"),
+    [
+        # In the worker itself: threads joined, exit handlers run, the teardown skipped.
+        (0, ["thread finished", "exit handler"]),
+        # Gunicorn calls the hook in the master too (for a worker already gone): no exit there.
+        (1, ["thread finished", "exit handler", "teardown"]),
+    ],
+)
+def test_a_leaving_worker_runs_its_exit_handlers_and_skips_the_teardown(
+    tmp_path: Path, pid_offset: int, expected: list[str]
+) -> None:
+    """The teardown would write to (and so copy) nearly every page it shares with the others."""
+    record = tmp_path / "record.txt"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SERVER_ENV + APP_ENV)}
+    result = subprocess.run(  # noqa: S603 - fixed interpreter and code
+        [sys.executable, "-c", _LEAVING_WORKER, str(record), str(CONFIG), str(pid_offset)],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 7, result.stderr  # the status gunicorn chose, kept
+    assert record.read_text().splitlines() == expected
+
+
+def test_the_exit_hook_lets_other_exceptions_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = gunicorn_settings(monkeypatch)["worker_exit"]
+    worker = type("Worker", (), {"pid": os.getpid()})()
+
+    def fail_in_the_worker() -> None:
+        try:
+            raise RuntimeError("boom")
+        finally:
+            hook(None, worker)
+
+    with pytest.raises(RuntimeError):  # reported by Python as usual; the process goes on here
+        fail_in_the_worker()
+
+
 def test_gunicorn_takes_port_workers_timeout_and_level_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -200,6 +267,19 @@ def production_env(tmp_path: Path, port: int) -> dict[str, str]:
     }
 
 
+def start_gunicorn(env: dict[str, str], log: Path) -> subprocess.Popen:
+    """gunicorn as `make serve` runs it, in its own session, its output in `log`."""
+    with log.open("w") as output:
+        return subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+            [sys.executable, "-m", "gunicorn", "-c", CONFIG.name, "blogapi.wsgi:application"],
+            cwd=REPO,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 @pytest.mark.system
 def test_gunicorn_serves_probes_static_files_and_redacted_json_logs(tmp_path: Path) -> None:
     port = free_port()
@@ -217,22 +297,7 @@ def test_gunicorn_serves_probes_static_files_and_redacted_json_logs(tmp_path: Pa
     token, query, key = (secrets.token_urlsafe(16) for _ in range(3))
     reset_page = f"{base}/api/v1/dj-rest-auth/password/reset/confirm/MQ/{token}/"
     log = tmp_path / "server.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "gunicorn.conf.py",
-                "blogapi.wsgi:application",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    server = start_gunicorn(env, log)
     try:
         wait_until_up(f"{base}/healthz", server, timeout=30)
         ready = fetch(f"{base}/readyz", **{"X-Request-ID": "smoke-1"})
@@ -268,3 +333,30 @@ def test_gunicorn_serves_probes_static_files_and_redacted_json_logs(tmp_path: Pa
         ("/api/v1/dj-rest-auth/password/reset/confirm/***/***/", 200),
         ("/api/v1/dj-rest-auth/password/reset/confirm/***/***/", 403),
     ]
+
+
+@pytest.mark.system
+def test_recycled_workers_leave_cleanly_and_are_replaced(tmp_path: Path) -> None:
+    """max_requests ends workers through the exit hook: status 0, no error, service goes on."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = production_env(tmp_path, port)
+    env["GUNICORN_CMD_ARGS"] = "--max-requests 2 --max-requests-jitter 0"
+    log = tmp_path / "server.log"
+    server = start_gunicorn(env, log)
+    try:
+        wait_until_up(f"{base}/healthz", server, timeout=30)
+        statuses = []
+        for _ in range(6):
+            statuses.append(fetch(f"{base}/healthz")[0])
+            time.sleep(0.3)  # the next request finds the replacement up
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+
+    assert statuses == [200] * 6
+    assert server.returncode == 0
+    messages = [json.loads(line)["message"] for line in log.read_text().splitlines() if line]
+    assert sum(m.startswith("Booting worker") for m in messages) >= 4
+    assert sum(m.startswith("Worker exiting") for m in messages) >= 4
+    assert not [m for m in messages if "exited with code" in m or "during worker exit" in m]
