@@ -99,7 +99,8 @@ def _warm() -> None:
     The URLconf and with it every view module (the first request paid ~150 ms), and what a
     worker imported after its first requests (~8 MB, most of it redis-py): the authentication
     backends, the password hashers' libraries (argon2-cffi), the message and session
-    serializers, the Redis client. Imported in the master, the workers share these pages.
+    serializers, the Redis client (only with REDIS_URL: unused, redis-py is ~6.7 MB). Imported
+    in the master, the workers share these pages.
     """
     import importlib
 
@@ -117,7 +118,8 @@ def _warm() -> None:
             importlib.import_module(library if isinstance(library, str) else library[1])
     import_string(settings.MESSAGE_STORAGE)
     import_string(settings.SESSION_SERIALIZER)
-    importlib.import_module("redis")  # the cache and the rate limits' client, opened on use
+    if settings.REDIS_URL:
+        importlib.import_module("redis")  # the cache and the rate limits' client, opened on use
 
 
 def pre_fork(server: object, worker: object) -> None:

@@ -53,8 +53,13 @@ def test_gunicorn_defaults_suit_production(monkeypatch: pytest.MonkeyPatch) -> N
     assert config["control_socket_disable"] is True
 
 
+@pytest.mark.parametrize(
+    ("redis_url", "redis_loaded"),
+    # redis-py (~6.7 MB) only where it is used: none of it is loaded without REDIS_URL.
+    [("redis://127.0.0.1:6379/15", "True"), ("", "False")],
+)
 def test_the_master_warms_the_app_closes_connections_and_freezes_before_each_fork(
-    tmp_path: Path,
+    tmp_path: Path, redis_url: str, redis_loaded: str
 ) -> None:
     """What workers would import on first use is loaded once, in the master, and shared."""
     code = (
@@ -68,6 +73,7 @@ def test_the_master_warms_the_app_closes_connections_and_freezes_before_each_for
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(APP_ENV)}
     env |= {"DJANGO_DEBUG": "true", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    env |= {"REDIS_URL": redis_url}  # opened on first use: no server needed here
     result = subprocess.run(  # noqa: S603 - fixed interpreter and code
         [sys.executable, "-c", code],
         env={**env, "DJANGO_SETTINGS_MODULE": "blogapi.settings"},
@@ -79,7 +85,10 @@ def test_the_master_warms_the_app_closes_connections_and_freezes_before_each_for
     )
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["[False, False, False]", "[True, True, True] True True"]
+    assert result.stdout.splitlines() == [
+        "[False, False, False]",
+        f"[{redis_loaded}, True, True] True True",
+    ]
 
 
 # How gunicorn ends a worker (arbiter.spawn_worker): sys.exit, then the worker_exit hook in a
