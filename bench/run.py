@@ -335,7 +335,9 @@ def argon2_hash_ms() -> float:
 Run = tuple[str, "Server", str | None, str, str]  # key, server, token, path, label
 
 
-ROUNDS = 3  # alternating(): each run this many times, in turn
+# alternating(): each run this many times, in turn. Three left a verdict to one unlucky run (runs
+# of the same page 5 s apart differed by up to 27 % on PostgreSQL, docs/benchmarks.md).
+ROUNDS = 5
 
 
 def alternating(runs: list[Run], duration: int) -> dict[str, list[float]]:
