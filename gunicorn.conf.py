@@ -168,7 +168,9 @@ def worker_exit(server: object, worker: Any) -> None:
     if apps.ready:
         from django.db import connections
 
-        connections.close_all()
+        # A connection already broken must not keep the rest from running.
+        with contextlib.suppress(Exception):
+            connections.close_all()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
