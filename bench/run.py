@@ -340,6 +340,11 @@ Run = tuple[str, "Server", str | None, str, str]  # key, server, token, path, la
 ROUNDS = 5
 
 
+def turn_seconds(duration: int) -> int:
+    """How long each run in turn lasts: half a scenario's time, at least 2 s."""
+    return max(2, duration // 2)
+
+
 def alternating(runs: list[Run], duration: int) -> dict[str, list[float]]:
     """Each run's req/s, the runs taken in turn ROUNDS times for half a scenario's time each.
 
@@ -356,7 +361,7 @@ def alternating(runs: list[Run], duration: int) -> dict[str, list[float]]:
                 f"  alternating: {label}",
                 path,
                 token=token,
-                duration=max(2, duration // 2),
+                duration=turn_seconds(duration),
             )
             rates[key].append(result.rps)
     return rates
@@ -430,7 +435,7 @@ def run_backend(name: str, env: dict[str, str], twin_env: dict[str, str], durati
         )
         backend.notes.append(
             f"Ratio goals: the ceiling, the list and the detail again, in turn, {ROUNDS} times "
-            f"for {max(2, duration // 2)} s each, medians compared: "
+            f"for {turn_seconds(duration)} s each, medians compared: "
             + "; ".join(
                 f"{key} {', '.join(f'{r:,.0f}' for r in rates)} req/s"
                 for key, rates in backend.alternated.items()
@@ -456,7 +461,7 @@ def run_backend(name: str, env: dict[str, str], twin_env: dict[str, str], durati
         backend.size_ratio_default_page = statistics.median(rates["large"]) / small
         backend.notes.append(
             f"First page at {LARGE:,} posts against {SMALL} posts, runs of "
-            f"{max(2, duration // 2)} s in turn, {ROUNDS} times, medians compared (the "
+            f"{turn_seconds(duration)} s in turn, {ROUNDS} times, medians compared (the "
             f"{SMALL} posts on a second server with its own database): {SMALL} posts "
             f"{', '.join(f'{r:,.0f}' for r in rates['small'])} req/s; {LARGE:,} posts with "
             f"{SMALL} a page {', '.join(f'{r:,.0f}' for r in rates['large_same_page'])} req/s "

@@ -97,6 +97,11 @@ class _Session:
         prepared_at = self.prepared.get(name)
         return prepared_at is not None and now - prepared_at < REPLAN_AFTER
 
+    def lose_all(self) -> None:
+        """What loses one statement (DISCARD ALL, another pooled session) loses them all."""
+        self.prepared.clear()
+        self.lost += 1
+
 
 # Keyed by the driver's connection: its server session is what holds the statements.
 _sessions: WeakKeyDictionary[Any, _Session] = WeakKeyDictionary()
@@ -140,9 +145,7 @@ def execute(
         if not isinstance(cause, _STATEMENT_FAILURES):
             raise
         if isinstance(cause, errors.InvalidSqlStatementName):
-            # What loses one statement (DISCARD ALL, another pooled session) loses them all.
-            session.prepared.clear()
-            session.lost += 1
+            session.lose_all()
         elif isinstance(cause, errors.FeatureNotSupported):
             session.prepared.pop(statement.name, None)
             cursor.execute(f"DEALLOCATE {statement.name}")
@@ -184,8 +187,7 @@ def execute_together(
             raise
         # Run one by one, where each failure has its own remedy (DEALLOCATE, plain SQL).
         if isinstance(cause, errors.InvalidSqlStatementName):
-            session.prepared.clear()
-            session.lost += 1
+            session.lose_all()
         else:
             for statement, _ in batch:
                 session.prepared.pop(statement.name, None)
