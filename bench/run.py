@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from functools import partial
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -554,7 +554,9 @@ def machine() -> dict[str, str]:
         with psycopg.connect(PG_ADMIN_URL, connect_timeout=3) as conn:
             row = conn.execute("SHOW server_version").fetchone()
             versions["PostgreSQL"] = str(row[0]) if row else "?"
-        versions["Redis"] = str(redis.Redis.from_url(REDIS_URL).info()["redis_version"])
+        # redis-py 6 types a reply as "a value or an awaitable"; this client is synchronous.
+        info = cast(dict[str, Any], redis.Redis.from_url(REDIS_URL).info())
+        versions["Redis"] = str(info["redis_version"])
     except Exception:  # noqa: S110 - not installed here: the SQLite figures stand alone
         pass
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)  # noqa: S607
