@@ -345,6 +345,11 @@ def turn_seconds(duration: int) -> int:
     return max(2, duration // 2)
 
 
+def rates_text(rates: list[float]) -> str:
+    """Runs' req/s as the notes list them: "1,234, 1,198"."""
+    return ", ".join(f"{r:,.0f}" for r in rates)
+
+
 def alternating(runs: list[Run], duration: int) -> dict[str, list[float]]:
     """Each run's req/s, the runs taken in turn ROUNDS times for half a scenario's time each.
 
@@ -447,8 +452,7 @@ def run_backend(name: str, env: dict[str, str], twin_env: dict[str, str], durati
             f"Ratio goals: the ceiling, the list and the detail again, in turn, {ROUNDS} times "
             f"for {turn_seconds(duration)} s each, medians compared: "
             + "; ".join(
-                f"{key} {', '.join(f'{r:,.0f}' for r in rates)} req/s"
-                for key, rates in backend.alternated.items()
+                f"{key} {rates_text(rates)} req/s" for key, rates in backend.alternated.items()
             )
             + "."
         )
@@ -472,18 +476,17 @@ def run_backend(name: str, env: dict[str, str], twin_env: dict[str, str], durati
         backend.size_ratio_default_page = statistics.median(rates["large"]) / statistics.median(
             rates["small"]
         )
-
-        def listed(key: str) -> str:
-            return ", ".join(f"{r:,.0f}" for r in rates[key])
-
+        small_same, large_same, small, large = (
+            rates_text(rates[key])
+            for key in ("small_same_page", "large_same_page", "small", "large")
+        )
         backend.notes.append(
             f"First page at {LARGE:,} posts against {SMALL} posts, runs of "
             f"{turn_seconds(duration)} s in turn, {ROUNDS} times, medians compared (the "
             f"{SMALL} posts on a second server with its own database): with {SMALL} a page "
-            f"{listed('small_same_page')} req/s at {SMALL} posts, {listed('large_same_page')} "
-            f"at {LARGE:,} ({backend.size_ratio:.2f} x); with the default 20 a page "
-            f"{listed('small')} req/s at {SMALL} posts (all {SMALL}), {listed('large')} at "
-            f"{LARGE:,} ({backend.size_ratio_default_page:.2f} x)."
+            f"{small_same} req/s at {SMALL} posts, {large_same} at {LARGE:,} "
+            f"({backend.size_ratio:.2f} x); with the default 20 a page {small} req/s at {SMALL} "
+            f"posts (all {SMALL}), {large} at {LARGE:,} ({backend.size_ratio_default_page:.2f} x)."
         )
         deep_path, first_times, last_times = deep_walk(server, token)
         first, last = statistics.median(first_times), statistics.median(last_times)

@@ -58,7 +58,7 @@ def test_gunicorn_defaults_suit_production(monkeypatch: pytest.MonkeyPatch) -> N
 
 @pytest.mark.parametrize(
     ("redis_url", "redis_loaded"),
-    # redis-py (~6.7 MB) only where it is used: none of it is loaded without REDIS_URL.
+    # redis-py (~3 MB) only where it is used: none of it is loaded without REDIS_URL.
     [("redis://127.0.0.1:6379/15", "True"), ("", "False")],
 )
 def test_the_master_warms_the_app_closes_connections_and_freezes_before_each_fork(
