@@ -17,7 +17,7 @@ def test_an_api_view_answers_503_when_the_database_is_gone(
     def gone(*args: Any, **kwargs: Any) -> Any:
         raise error("connection refused")
 
-    monkeypatch.setattr("blogapi.posts.views.PostPagination.newest", staticmethod(gone))
+    monkeypatch.setattr("blogapi.posts.views.post_list", gone)
 
     response = alice_client.get("/api/v1/")
 

@@ -9,10 +9,7 @@ from django.test import override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
-from blogapi.accounts.models import User
 from blogapi.core.db import Converter, faster_converters
-from blogapi.posts.models import Post
-from blogapi.posts.selectors import newest_posts
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "sqlite", reason="SQLite only (the default pass of make test)"
@@ -99,20 +96,3 @@ def test_without_time_zones_django_keeps_its_converter() -> None:
     django_converter = django_datetime_converter()
 
     assert faster_converters(connection, [django_converter]) == [django_converter]
-
-
-@pytest.mark.django_db
-def test_a_page_reads_the_datetimes_the_orm_reads(alice: User) -> None:
-    for index in range(3):
-        post = Post.objects.create(author=alice, title=f"t{index}", body="b")
-        Post.objects.filter(pk=post.pk).update(
-            created_at=datetime(2026, 11, 28, 0, 21, index, index * 1000, tzinfo=UTC)
-        )
-
-    page = newest_posts(3)
-    orm = list(Post.objects.order_by("-created_at", "-id"))
-
-    assert [(p.created_at, p.updated_at) for p in page] == [
-        (p.created_at, p.updated_at) for p in orm
-    ]
-    assert all(p.created_at.tzinfo is UTC for p in page)

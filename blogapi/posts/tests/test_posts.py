@@ -1,5 +1,6 @@
 """Posts through the HTTP API: CRUD by the author, refusals for others and anonymous callers."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -137,13 +138,63 @@ def test_a_garbage_cursor_is_a_404_not_a_crash(alice_client: APIClient, alices_p
     assert response.json() == {"detail": "Invalid cursor"}
 
 
-def test_list_query_count_does_not_grow_with_posts(
-    alice_client: APIClient, alice: User, django_assert_max_num_queries: Any
+def test_walking_the_pages_sees_every_post_once_even_with_equal_timestamps(
+    alice_client: APIClient, posts: list[Post]
 ) -> None:
-    Post.objects.bulk_create(Post(author=alice, title=f"p{i}", body="b") for i in range(50))
+    seen, url = [], f"{LIST}?page_size=4"
+    while url:
+        page = alice_client.get(url).json()
+        seen += [post["id"] for post in page["results"]]
+        url = page["next"]
 
-    with django_assert_max_num_queries(3):
-        assert alice_client.get(LIST).status_code == 200
+    newest_first = Post.objects.order_by("-created_at", "-id").values_list("id", flat=True)
+    assert seen == list(newest_first)
+
+
+def test_an_empty_list_has_no_next_page(alice_client: APIClient) -> None:
+    response = alice_client.get(LIST)
+
+    assert response.json() == {"next": None, "previous": None, "results": []}
+
+
+def test_a_new_post_is_on_the_first_page_at_once(
+    alice_client: APIClient, posts: list[Post]
+) -> None:
+    created = alice_client.post(LIST, {"title": "Fresh", "body": "x"}, format="json")
+
+    assert alice_client.get(LIST).json()["results"][0]["id"] == created.json()["id"]
+
+
+@pytest.mark.parametrize(
+    ("moment", "written"),
+    [
+        (datetime(2026, 11, 28, 1, 2, 3, tzinfo=UTC), "2026-11-28T01:02:03Z"),
+        (datetime(2026, 11, 28, 1, 2, 3, 4, tzinfo=UTC), "2026-11-28T01:02:03.000004Z"),
+    ],
+)
+def test_a_post_reads_as_its_id_author_text_and_utc_timestamps(
+    alice_client: APIClient, alice: User, moment: datetime, written: str
+) -> None:
+    post = Post.objects.create(author=alice, title="Hello", body="ünïcødé <b>&</b>")
+    Post.objects.filter(pk=post.pk).update(created_at=moment, updated_at=moment)
+    expected = {
+        "id": post.pk,
+        "author": {"id": alice.pk, "username": "alice"},
+        "title": "Hello",
+        "body": "ünïcødé <b>&</b>",
+        "created_at": written,
+        "updated_at": written,
+    }
+
+    assert alice_client.get(detail(post.pk)).json() == expected
+    assert alice_client.get(LIST).json()["results"] == [expected]
+
+
+def test_detail_answers_like_the_list(alice_client: APIClient, posts: list[Post]) -> None:
+    listed = alice_client.get(LIST, {"page_size": 100}).json()["results"]
+
+    for item in listed[:5]:
+        assert alice_client.get(detail(item["id"])).json() == item
 
 
 @pytest.mark.parametrize(
@@ -208,3 +259,11 @@ def test_unknown_url_is_a_json_404(alice_client: APIClient) -> None:
 
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}
+
+
+@pytest.mark.parametrize("pk", [2**63 - 1, 2**63, 99999999999999999999, 10**30])
+def test_an_id_no_post_can_have_is_a_json_404(alice_client: APIClient, pk: int) -> None:
+    response = alice_client.get(detail(pk))
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No Post matches the given query."}
