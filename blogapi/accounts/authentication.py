@@ -10,16 +10,9 @@ from rest_framework.request import Request
 from blogapi.accounts.devices import client_ip, user_agent
 from blogapi.accounts.models import TOKEN_PREFIX, DeviceToken, token_digest
 from blogapi.core import ratelimit
-from blogapi.core.prepared import PreparedQuery
 
 # The exact shape of an issued key: prefix + token_urlsafe(32) (43 base64url characters).
 _KEY_SHAPE = re.compile(re.escape(TOKEN_PREFIX) + r"[A-Za-z0-9_-]{43}")
-
-# The token and its user in one indexed query, compiled once (blogapi.core.prepared): this
-# lookup runs on every authenticated request.
-_TOKEN_BY_DIGEST: PreparedQuery[DeviceToken] = PreparedQuery(
-    lambda digest: DeviceToken.objects.select_related("user").filter(digest=digest), str
-)
 
 
 class DeviceTokenAuthentication(authentication.BaseAuthentication):
@@ -47,11 +40,10 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
     def authenticate_credentials(self, key: str, request: Request) -> tuple[Any, DeviceToken]:
         if not _KEY_SHAPE.fullmatch(key):
             self._refuse(request, "Invalid token.")
-        # With a read the view asked for (core.prepared.read_ahead), in the same round trip.
-        found = _TOKEN_BY_DIGEST.fetch_with_read_ahead(request, token_digest(key))
-        if not found:  # the digest is unique: one row or none
+        # The token and its user in one indexed query (the digest is unique).
+        token = DeviceToken.objects.select_related("user").filter(digest=token_digest(key)).first()
+        if token is None:
             self._refuse(request, "Invalid token.")
-        token = found[0]
         if not token.user.is_active:
             self._refuse(request, "User inactive or deleted.")
         now = timezone.now()
