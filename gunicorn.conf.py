@@ -1,12 +1,7 @@
 """Gunicorn settings for `make serve`, from the environment (BIND/PORT, WEB_CONCURRENCY, ...)."""
 
-import atexit
-import contextlib
 import gc
 import os
-import sys
-import threading
-from typing import Any
 
 from gunicorn.glogging import Logger
 
@@ -61,8 +56,8 @@ graceful_timeout = 30
 # Sync workers close every connection after its response; this applies only to other workers.
 keepalive = 5
 # Recycle workers now and then (bounded memory growth), not all at once. Not too often: a
-# worker's first requests are its slowest (a new database connection, queries compiled per
-# connection), and at 1,000 a busy worker restarted every second (docs/benchmarks.md).
+# worker's first requests are its slowest (a new database connection), and at 1,000 a busy
+# worker restarted every second (docs/benchmarks.md).
 max_requests = 10000
 max_requests_jitter = 1000
 # Preload: the master imports and warms the app once and forks the workers from it, so they share
@@ -142,43 +137,6 @@ def pre_fork(server: object, worker: object) -> None:
     gc.freeze()
 
 
-def worker_exit(server: object, worker: Any) -> None:
-    """In a worker leaving normally (recycled by max_requests, or stopped): skip the teardown.
-
-    Python's own exit tears the interpreter down, dropping the reference count of nearly every
-    object, and so writes to nearly every page the worker shares with the master and the other
-    workers: an exiting worker copied ~30 MB in its last ~35 ms, and meanwhile the others' PSS
-    rose by up to 8 MB as those pages lost a sharer (docs/benchmarks.md). Its memory goes back
-    to the system at exit either way, so this ends it the way the teardown would, without it:
-    non-daemon threads joined, the exit handlers run (queued mail leaves, logs are flushed),
-    database connections closed, then os._exit with the status gunicorn chose. Gunicorn also
-    calls this hook in the master, for a worker already gone: that call, and an exit that is not
-    a SystemExit, go on as usual.
-    """
-    leaving = sys.exc_info()[1]
-    if getattr(worker, "pid", None) != os.getpid() or not isinstance(leaving, SystemExit):
-        return
-    code = leaving.code
-    status = code if isinstance(code, int) else (0 if code is None else 1)
-    current = threading.current_thread()
-    for thread in threading.enumerate():
-        if thread is not current and not thread.daemon:
-            thread.join()
-    from django.apps import apps
-
-    if apps.ready:
-        from django.db import connections
-
-        # A connection already broken must not keep the rest from running.
-        with contextlib.suppress(Exception):
-            connections.close_all()
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(status)
-
-
 def post_worker_init(worker: object) -> None:
     """Warm the worker before its first request (done already when preloaded), then freeze.
 
@@ -187,21 +145,3 @@ def post_worker_init(worker: object) -> None:
     """
     _warm()
     gc.freeze()
-
-
-def pre_request(worker: object, req: object) -> None:
-    """Before each request, in the worker: free the reference cycles the last requests left.
-
-    Django and DRF tie every request's objects into reference cycles (the request and its
-    message storage, the view and the `head` bound to it, DRF's request and its parser context,
-    the response and its renderer context), so reference counting frees none of it: a page's
-    rows outlive their request until the collector runs, and whatever was still in use when an
-    automatic collection ran is promoted to an older generation and waits there for a rarer
-    one. Collecting the two young generations here, when the previous request is wholly
-    unreachable, frees it at once; the CPU is what the automatic collections no longer spend
-    (in-process, CPU per request unchanged). A worker's PSS after reads 37.3 -> 33.4 MB, after
-    logins 58.1 -> 54.5 MB (docs/benchmarks.md, item 21). Not in post_request: the response is
-    still referenced there, and a collection would promote the whole request to the oldest
-    generation (after logins 73-80 MB).
-    """
-    gc.collect(1)

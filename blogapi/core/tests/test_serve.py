@@ -1,6 +1,5 @@
 """`make serve`: gunicorn's settings come from the environment, and a real server runs on them."""
 
-import gc
 import importlib.util
 import json
 import os
@@ -14,8 +13,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import weakref
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,127 +89,6 @@ def test_the_master_warms_the_app_closes_connections_and_freezes_before_each_for
         "[False, False, False]",
         f"[{redis_loaded}, True, True] True True",
     ]
-
-
-# How gunicorn ends a worker (arbiter.spawn_worker): sys.exit, then the worker_exit hook in a
-# `finally`, in the worker's process. The script exits with 7 and records what ran on the way.
-_LEAVING_WORKER = """
-import atexit, os, runpy, sys, threading, time
-from types import SimpleNamespace
-record = sys.argv[1]
-def note(what):
-    with open(record, "a") as file:
-        file.write(what + "\\n")
-class TornDown:  # dropped only by the teardown; writes through what it holds itself
-    def __del__(self, write=os.write, fd=os.open(record, os.O_WRONLY | os.O_APPEND | os.O_CREAT)):
-        write(fd, b"teardown\\n")
-torn_down = TornDown()
-atexit.register(note, "exit handler")
-threading.Thread(target=lambda: (time.sleep(0.3), note("thread finished"))).start()
-hook = runpy.run_path(sys.argv[2])["worker_exit"]
-worker = SimpleNamespace(pid=os.getpid() + int(sys.argv[3]))
-try:
-    sys.exit(7)
-finally:
-    hook(None, worker)
-"""
-
-
-@pytest.mark.parametrize(
-    ("pid_offset", "expected"),
-    [
-        # In the worker itself: threads joined, exit handlers run, the teardown skipped.
-        (0, ["thread finished", "exit handler"]),
-        # Gunicorn calls the hook in the master too (for a worker already gone): no exit there.
-        (1, ["thread finished", "exit handler", "teardown"]),
-    ],
-)
-def test_a_leaving_worker_runs_its_exit_handlers_and_skips_the_teardown(
-    tmp_path: Path, pid_offset: int, expected: list[str]
-) -> None:
-    """The teardown would write to (and so copy) nearly every page it shares with the others."""
-    record = tmp_path / "record.txt"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(SERVER_ENV + APP_ENV)}
-    result = subprocess.run(  # noqa: S603 - fixed interpreter and code
-        [sys.executable, "-c", _LEAVING_WORKER, str(record), str(CONFIG), str(pid_offset)],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-    assert result.returncode == 7, result.stderr  # the status gunicorn chose, kept
-    assert record.read_text().splitlines() == expected
-
-
-def test_the_exit_hook_lets_other_exceptions_through(monkeypatch: pytest.MonkeyPatch) -> None:
-    hook = gunicorn_settings(monkeypatch)["worker_exit"]
-    worker = type("Worker", (), {"pid": os.getpid()})()
-
-    def fail_in_the_worker() -> None:
-        try:
-            raise RuntimeError("boom")
-        finally:
-            hook(None, worker)
-
-    with pytest.raises(RuntimeError):  # reported by Python as usual; the process goes on here
-        fail_in_the_worker()
-
-
-class _Node:
-    """One half of a reference cycle."""
-
-    other: "_Node"
-
-
-def _cycle() -> "weakref.ref[_Node]":
-    """A reference cycle nothing else refers to, and a weak reference to see it freed."""
-    first, second = _Node(), _Node()
-    first.other, second.other = second, first
-    return weakref.ref(first)
-
-
-@pytest.fixture
-def no_automatic_collection() -> Iterator[None]:
-    """The collector runs only when a test calls it."""
-    enabled = gc.isenabled()
-    gc.disable()
-    yield
-    if enabled:
-        gc.enable()
-
-
-@pytest.mark.usefixtures("no_automatic_collection")
-def test_each_request_first_frees_the_reference_cycles_the_last_ones_left(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    hook = gunicorn_settings(monkeypatch)["pre_request"]
-    garbage = _cycle()
-    assert garbage() is not None  # reference counting alone never frees a cycle
-
-    hook(None, None)
-
-    assert garbage() is None
-
-
-@pytest.mark.usefixtures("no_automatic_collection")
-def test_the_request_hook_collects_only_the_young_generations(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # A full collection walks everything a worker made since the fork: ~80-160 us a request.
-    hook = gunicorn_settings(monkeypatch)["pre_request"]
-    old = _cycle()
-    kept = old()
-    gc.collect(1)  # survived, in use: promoted to the oldest generation
-    del kept
-
-    hook(None, None)
-
-    assert old() is not None
-    gc.collect()
-    assert old() is None
 
 
 def test_gunicorn_takes_port_workers_timeout_and_level_from_the_environment(
@@ -403,7 +279,7 @@ def test_gunicorn_serves_probes_static_files_and_redacted_json_logs(tmp_path: Pa
 
 @pytest.mark.system
 def test_recycled_workers_leave_cleanly_and_are_replaced(tmp_path: Path) -> None:
-    """max_requests ends workers through the exit hook: status 0, no error, service goes on."""
+    """max_requests ends workers: status 0, no error, service goes on."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = production_env(tmp_path, port)
