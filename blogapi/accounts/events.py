@@ -9,7 +9,8 @@ from blogapi.accounts.models import User
 
 logger = logging.getLogger("blogapi.auth")
 
-# Marks a request whose login is logged: a browsable-API login issues a token and a session.
+# Marks a request whose login is logged: a browsable-API login issues a token and a session,
+# and dj-rest-auth hands the same DRF Request to the token creator and to Django's login().
 _LOGIN_LOGGED = "_blogapi_login_logged"
 
 
@@ -21,11 +22,10 @@ def auth_event(event: str, **fields: Any) -> None:
 
 def login_succeeded(*, request: HttpRequest | None, user: User, via: str) -> None:
     """`login.succeeded` once per request, whichever credentials (`token`, `session`) it opened."""
-    http_request = getattr(request, "_request", request)  # DRF's Request wraps Django's
-    if http_request is not None:
-        if getattr(http_request, _LOGIN_LOGGED, False):
+    if request is not None:
+        if getattr(request, _LOGIN_LOGGED, False):
             return
-        setattr(http_request, _LOGIN_LOGGED, True)
+        setattr(request, _LOGIN_LOGGED, True)
     auth_event("login.succeeded", user_id=user.pk, via=via)
 
 

@@ -125,7 +125,7 @@ class RegisterView(BaseRegisterView):
             self.issued_key = device_token_create(user=user, request=self.request).key
         if _from_html_form(self.request):
             # The browsable API's form: allauth signs the browser in, as in the book.
-            complete_signup(self.request._request, user, allauth_settings.EMAIL_VERIFICATION, None)
+            complete_signup(self.request, user, allauth_settings.EMAIL_VERIFICATION, None)
         else:
             user_signup_complete(request=self.request, user=user)
         return user
