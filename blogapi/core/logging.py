@@ -11,7 +11,7 @@ from typing import Any
 from django.core.signals import request_finished
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
-from django.utils.functional import LazyObject, empty
+from django.utils.functional import LazyObject
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
@@ -49,8 +49,10 @@ def _route(request: HttpRequest) -> str:
 
 def _user_id(request: HttpRequest) -> int | None:
     """The user's id if authentication already ran; never resolves a user (no query, no session)."""
+    # DRF replaces Django's lazy user with the one it authenticated; a lazy one left in place
+    # would cost a session and a user query to resolve, for a log line.
     user = request.__dict__.get("user")
-    if user is None or (isinstance(user, LazyObject) and getattr(user, "_wrapped", None) is empty):
+    if user is None or isinstance(user, LazyObject):
         return None
     return user.pk if user.is_authenticated else None
 
