@@ -8,6 +8,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
+from django.contrib.auth import SESSION_KEY
 from django.core.signals import request_finished
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
@@ -52,7 +53,13 @@ def _user_id(request: HttpRequest) -> int | None:
     # DRF replaces Django's lazy user with the one it authenticated; a lazy one left in place
     # would cost a session and a user query to resolve, for a log line.
     user = request.__dict__.get("user")
-    if user is None or isinstance(user, LazyObject):
+    if isinstance(user, LazyObject):
+        # A session read already (Django's get_user flushes one whose hash no longer matches).
+        session = getattr(request, "session", None)
+        if session is None or not session.accessed or session.get(SESSION_KEY) is None:
+            return None
+        return int(session[SESSION_KEY])
+    if user is None:
         return None
     return user.pk if user.is_authenticated else None
 
