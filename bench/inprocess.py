@@ -22,12 +22,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 USER, PASSWORD = "bench", "correct horse battery staple"
 SETTINGS = {
-    "DJANGO_SETTINGS_MODULE": "blogapi.settings",
     "DJANGO_SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789abcdef",
     "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
     "DJANGO_SECURE_SSL_REDIRECT": "false",
     "DJANGO_SECURE_COOKIES": "false",
-    "BENCHMARK_ENDPOINTS": "true",
+    "DJANGO_SETTINGS_MODULE": "bench.settings",
     "LOG_LEVEL": "WARNING",
 }
 

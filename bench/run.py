@@ -50,7 +50,7 @@ SERVER_ENV = {
     "DJANGO_SECURE_SSL_REDIRECT": "false",
     "DJANGO_SECURE_COOKIES": "false",
     "RATE_LIMITS": "login_failures=1000000/60,login_ip=1000000/60,token_failures_ip=1000000/60",
-    "BENCHMARK_ENDPOINTS": "true",
+    "DJANGO_SETTINGS_MODULE": "bench.settings",
     "WEB_CONCURRENCY": "2",
 }
 
