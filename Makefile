@@ -94,7 +94,7 @@ fmt: install  ## Format and auto-fix.
 # Not part of `make test`: about five minutes of load. Installs wrk (Debian) when missing.
 bench: install  ## wrk against gunicorn on SQLite (+ PostgreSQL/Redis); writes docs/benchmarks.md.
 	@command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
-	$(PYTHON) bench/run.py
+	$(PYTHON) -m bench.run
 
 DEMO_POSTS ?= 50
 demo: export DJANGO_DEBUG ?= true

@@ -446,8 +446,3 @@ LOGGING = {
         "django.server": {"handlers": [], "level": "WARNING", "propagate": True},
     },
 }
-
-# --- Benchmark --------------------------------------------------------------------------------
-# `make bench` (bench/run.py) turns this on for its own servers: it mounts /bench/ceiling/, a bare
-# Django JSON view every figure is compared with. Off everywhere else.
-BENCHMARK_ENDPOINTS = env_flag(env, "BENCHMARK_ENDPOINTS", default=False)

@@ -1,6 +1,5 @@
 """Project routes: health probes, the API under /api/v1/, browsable-API login, admin, schema."""
 
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -25,11 +24,6 @@ urlpatterns = [
     ),
     path("api/schema/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
 ]
-
-if settings.BENCHMARK_ENDPOINTS:
-    from blogapi.core import benchmark
-
-    urlpatterns.append(path("bench/ceiling/", benchmark.ceiling, name="bench-ceiling"))
 
 handler400 = "blogapi.core.exceptions.json_bad_request"
 handler403 = "blogapi.core.exceptions.json_permission_denied"

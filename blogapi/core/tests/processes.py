@@ -1,4 +1,4 @@
-"""Real processes for system tests: a throwaway PostgreSQL cluster, Redis, gunicorn, SMTP.
+"""Real processes for the system tests and `make bench`: PostgreSQL, Redis, gunicorn, SMTP.
 
 Everything binds to 127.0.0.1 on free ports and lives in a temporary folder, so the tests can
 stop and start these services without touching the machine's own PostgreSQL and Redis.
@@ -241,6 +241,7 @@ class AppServer:
         )
 
     def worker_pids(self) -> list[int]:
+        """The master's children: its workers, from /proc."""
         assert self.process is not None
         children = []
         for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -260,6 +261,20 @@ class AppServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
             self.process = None
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """A process's PSS and RSS in MB, from one walk of its pages (/proc/<pid>/smaps_rollup).
+
+    RSS counts every page a process maps; PSS divides each shared page among its sharers (a
+    preloaded gunicorn's workers share most of theirs with the master): what one more costs.
+    """
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("Pss", "Rss"):
+            fields[name] = int(value.split()[0]) / 1024
+    return fields["Pss"], fields["Rss"]
 
 
 # One client IP (127.0.0.1) makes every request in these tests: the per-IP budgets are kept out of

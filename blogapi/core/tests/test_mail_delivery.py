@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 
 from blogapi.accounts.models import User
 from blogapi.core import mail as background_mail
+from blogapi.core.tests.processes import free_port
 from conftest import PASSWORD
 
 REGISTER = "/api/v1/dj-rest-auth/registration/"
@@ -128,11 +129,6 @@ class SmtpPeer:
         if self.running is not None:
             self.running.stop()
             self.running = None
-
-
-def free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import runpy
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from blogapi.core.tests.processes import free_port
 from conftest import REPO
 
 CONFIG = REPO / "gunicorn.conf.py"
@@ -162,12 +162,6 @@ def test_dependencies_are_installed_with_their_bytecode() -> None:
 
 
 # --- A real server ----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def fetch(url: str, method: str = "GET", **headers: str) -> tuple[int, dict[str, str], bytes]:
