@@ -7,9 +7,10 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from blogapi.accounts.devices import client_ip, user_agent
+from blogapi.accounts.devices import user_agent
 from blogapi.accounts.models import TOKEN_PREFIX, DeviceToken, token_digest
 from blogapi.core import ratelimit
+from blogapi.core.clients import client_ip
 from blogapi.core.prepared import PreparedQuery
 
 # The exact shape of an issued key: prefix + token_urlsafe(32) (43 base64url characters).
@@ -67,7 +68,7 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
 
     def _refuse(self, request: Request, message: str) -> NoReturn:
         """401, after charging the client IP's budget of failed token checks (then 429)."""
-        ratelimit.consume("token_failures_ip", client_ip(request) or "unknown")
+        ratelimit.consume_for_ip("token_failures_ip", request)
         raise exceptions.AuthenticationFailed(message)
 
     def authenticate_header(self, request: Request) -> str:

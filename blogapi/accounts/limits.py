@@ -3,7 +3,6 @@
 from django.db.models import Q
 from django.http import HttpRequest
 
-from blogapi.accounts.devices import client_ip
 from blogapi.accounts.events import auth_event
 from blogapi.accounts.models import User
 from blogapi.core import ratelimit
@@ -32,7 +31,7 @@ def login_attempt_start(*, request: HttpRequest | None, identifier: str) -> str:
     Charging first (rather than counting failures afterwards) means racing attempts cannot all
     slip past the limit: only the first few get a password check at all.
     """
-    ratelimit.consume(LOGIN_IP, (client_ip(request) if request else None) or "unknown")
+    ratelimit.consume_for_ip(LOGIN_IP, request)
     account = _account_key(identifier)
     try:
         ratelimit.consume(LOGIN_FAILURES, account)

@@ -23,7 +23,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from blogapi.accounts.devices import client_ip
 from blogapi.accounts.models import DeviceToken, User
 from blogapi.accounts.schema import (
     CREDENTIAL_LIST_EXAMPLES,
@@ -266,7 +265,7 @@ class EmailConfirmPageView(View):
         return render(request, self.template_name, {"state": "ask"})
 
     def post(self, request: HttpRequest, key: str) -> HttpResponse:
-        ratelimit.consume("verify_email_ip", client_ip(request) or "unknown")
+        ratelimit.consume_for_ip("verify_email_ip", request)
         if email_address_confirm(request=request, key=key) is None:
             return render(request, self.template_name, {"state": "invalid"}, status=400)
         return render(request, self.template_name, {"state": "done"})
@@ -282,7 +281,7 @@ class PasswordResetPageView(View):
         return render(request, self.template_name, {"state": "ask"})
 
     def post(self, request: HttpRequest, uid: str, token: str) -> HttpResponse:
-        ratelimit.consume("password_reset_confirm_ip", client_ip(request) or "unknown")
+        ratelimit.consume_for_ip("password_reset_confirm_ip", request)
         # The same serializer as POST /api/v1/dj-rest-auth/password/reset/confirm/: one flow.
         data: dict[str, Any] = {
             "uid": uid,

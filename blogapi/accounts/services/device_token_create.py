@@ -9,9 +9,10 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from blogapi.accounts.devices import client_ip, device_label, user_agent
+from blogapi.accounts.devices import device_label, user_agent
 from blogapi.accounts.events import auth_event, login_succeeded
 from blogapi.accounts.models import TOKEN_PREFIX, DeviceToken, User, token_digest
+from blogapi.core.clients import client_ip
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ from allauth.usersessions.models import UserSession
 from django.http import HttpRequest
 from django.utils import timezone
 
-from blogapi.accounts.devices import UNKNOWN_IP, client_ip, user_agent
+from blogapi.accounts.devices import user_agent
 from blogapi.accounts.models import User
+from blogapi.core.clients import UNKNOWN_IP, client_ip
 
 # Every session must be listed, or logout-all could not end it; allauth's create_from_request
 # refuses requests without a client IP, so we record the row ourselves.
