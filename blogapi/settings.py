@@ -270,7 +270,7 @@ ACCOUNT_EMAIL_NOTIFICATIONS = True
 # https://dj-rest-auth.readthedocs.io/en/latest/configuration.html
 REST_AUTH = {
     "TOKEN_MODEL": "blogapi.accounts.models.DeviceToken",
-    "TOKEN_CREATOR": "blogapi.accounts.services.device_token_create.device_token_create_for_login",
+    "TOKEN_CREATOR": "blogapi.accounts.services.credentials.device_token_create_for_login",
     "TOKEN_SERIALIZER": "blogapi.accounts.serializers.TokenOutputSerializer",
     "LOGIN_SERIALIZER": "blogapi.accounts.serializers.LoginInputSerializer",
     "PASSWORD_CHANGE_SERIALIZER": "blogapi.accounts.serializers.PasswordChangeSerializer",

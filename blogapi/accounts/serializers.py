@@ -6,16 +6,20 @@ from allauth.account import app_settings as allauth_settings
 from allauth.account.adapter import get_adapter
 from dj_rest_auth import serializers as rest_auth_serializers
 from dj_rest_auth.registration.serializers import RegisterSerializer
-from django.contrib.auth import SESSION_KEY
+from django.contrib.auth import update_session_auth_hash
 from rest_framework import serializers
 
 from blogapi.accounts.events import auth_event
 from blogapi.accounts.forms import PasswordResetForm
 from blogapi.accounts.limits import old_password_is_right
-from blogapi.accounts.models import DeviceToken, User, canonical_email
-from blogapi.accounts.services.credentials_revoke import credentials_revoke_all
+from blogapi.accounts.models import User, canonical_email
+from blogapi.accounts.services.credentials import (
+    BrowserSessions,
+    credential_in_use,
+    credentials_revoke_all,
+    user_session_record,
+)
 from blogapi.accounts.services.password_reset_confirm import password_reset_confirm
-from blogapi.accounts.services.user_session_record import user_session_record
 from blogapi.accounts.validators import MAX_PASSWORD_LENGTH
 
 
@@ -95,17 +99,16 @@ class PasswordChangeSerializer(rest_auth_serializers.PasswordChangeSerializer):
         return value
 
     def save(self) -> None:
-        super().save()
-        auth_event("password.changed", user_id=self.user.pk)
+        self.set_password_form.save()
         request = self.context["request"]
-        keep_token = request.auth if isinstance(request.auth, DeviceToken) else None
-        # update_session_auth_hash() has just cycled the session key: keep the new one.
-        session = request.session
-        keep_session_key = session.session_key if session.get(SESSION_KEY) else None
-        credentials_revoke_all(
-            user=self.user, keep_token=keep_token, keep_session_key=keep_session_key
-        )
-        if keep_session_key:
+        keep = credential_in_use(request)
+        if keep is None or keep.kind == BrowserSessions.name:
+            # The session that made the change stays signed in, under a new key.
+            update_session_auth_hash(request, self.user)
+            keep = credential_in_use(request)
+        auth_event("password.changed", user_id=self.user.pk)
+        credentials_revoke_all(user=self.user, keep=keep)
+        if keep is not None and keep.kind == BrowserSessions.name:
             user_session_record(request=request, user=self.user)
         get_adapter(request).send_notification_mail("account/email/password_changed", self.user)
 

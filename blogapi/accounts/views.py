@@ -23,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from blogapi.accounts.models import DeviceToken, User
+from blogapi.accounts.models import User
 from blogapi.accounts.schema import (
     CREDENTIAL_LIST_EXAMPLES,
     LOGIN_EXAMPLES,
@@ -34,7 +34,6 @@ from blogapi.accounts.schema import (
     DetailSerializer,
     RegisteredSerializer,
 )
-from blogapi.accounts.selectors import credential_get_for_user, credential_list_for_user
 from blogapi.accounts.serializers import (
     CredentialOutputSerializer,
     TokenOutputSerializer,
@@ -43,13 +42,14 @@ from blogapi.accounts.serializers import (
     email_verification_is_mandatory,
 )
 from blogapi.accounts.services.account_exists_notice_send import account_exists_notice_send
-from blogapi.accounts.services.credentials_revoke import (
+from blogapi.accounts.services.credentials import (
+    credential_in_use,
+    credential_list_for_user,
+    credential_revoke,
     credentials_in_use_revoke,
     credentials_revoke_all,
-    device_token_revoke,
-    user_session_revoke,
+    device_token_create,
 )
-from blogapi.accounts.services.device_token_create import device_token_create
 from blogapi.accounts.services.email_address_confirm import email_address_confirm
 from blogapi.accounts.services.email_confirmation_resend import email_confirmation_resend
 from blogapi.accounts.services.user_signup_complete import user_signup_complete
@@ -213,8 +213,7 @@ class CredentialListView(APIView):
     def get(self, request: Request) -> Response:
         credentials = credential_list_for_user(
             user=request.user,  # type: ignore[arg-type]
-            current_token=request.auth if isinstance(request.auth, DeviceToken) else None,
-            current_session_key=request.session.session_key,
+            current=credential_in_use(request),
         )
         return Response(CredentialOutputSerializer(credentials, many=True).data)
 
@@ -224,16 +223,11 @@ class CredentialRevokeView(APIView):
 
     @extend_schema(responses={204: None, 404: DetailSerializer})
     def delete(self, request: Request, credential_id: str) -> Response:
-        credential = credential_get_for_user(
+        if not credential_revoke(
             user=request.user,  # type: ignore[arg-type]
             credential_id=credential_id,
-        )
-        if credential is None:
+        ):
             return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
-        if isinstance(credential, DeviceToken):
-            device_token_revoke(token=credential)
-        else:
-            user_session_revoke(session=credential)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -11,7 +11,7 @@ from rest_framework.exceptions import ValidationError
 from blogapi.accounts.events import auth_event
 from blogapi.accounts.limits import login_failures_clear
 from blogapi.accounts.models import User
-from blogapi.accounts.services.credentials_revoke import credentials_revoke_all
+from blogapi.accounts.services.credentials import credentials_revoke_all
 
 _INVALID = ["Invalid value"]
 
