@@ -59,12 +59,3 @@ def login_attempt_succeeded(account: str) -> None:
 def login_failures_clear(*, user: User) -> None:
     """After a password reset the owner may log in at once."""
     ratelimit.clear(LOGIN_FAILURES, f"user:{user.pk}")
-
-
-def old_password_is_right(*, request: HttpRequest, user: User, password: str) -> bool:
-    """Check a re-entered password under the same limits as a login to that account."""
-    account = login_attempt_start(request=request, identifier=user.get_username())
-    if user.check_password(password):
-        login_attempt_succeeded(account)
-        return True
-    return False

@@ -1,16 +1,17 @@
 """Account views: users (read-only), e-mail verification, and the pages e-mailed links open."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from allauth.account import app_settings as allauth_settings
 from allauth.account.utils import complete_signup
-from dj_rest_auth.app_settings import api_settings as rest_auth_settings
 from dj_rest_auth.registration.views import RegisterView as BaseRegisterView
 from dj_rest_auth.registration.views import ResendEmailVerificationView
 from dj_rest_auth.views import LoginView as BaseLoginView
 from dj_rest_auth.views import PasswordResetConfirmView as BasePasswordResetConfirmView
 from dj_rest_auth.views import PasswordResetView as BasePasswordResetView
 from django.contrib.auth import logout
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -18,7 +19,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import generics, permissions, serializers, status
+from rest_framework import generics, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -36,6 +37,7 @@ from blogapi.accounts.schema import (
 )
 from blogapi.accounts.serializers import (
     CredentialOutputSerializer,
+    PasswordResetConfirmSerializer,
     TokenOutputSerializer,
     UserOutputSerializer,
     VerifyEmailInputSerializer,
@@ -52,6 +54,7 @@ from blogapi.accounts.services.credentials import (
 )
 from blogapi.accounts.services.email_address_confirm import email_address_confirm
 from blogapi.accounts.services.email_confirmation_resend import email_confirmation_resend
+from blogapi.accounts.services.password import password_reset_confirm
 from blogapi.accounts.services.user_signup_complete import user_signup_complete
 from blogapi.core import ratelimit
 from blogapi.core.pagination import OldestIdFirstCursorPagination
@@ -276,23 +279,23 @@ class PasswordResetPageView(View):
 
     def post(self, request: HttpRequest, uid: str, token: str) -> HttpResponse:
         ratelimit.consume_for_ip("password_reset_confirm_ip", request)
-        # The same serializer as POST /api/v1/dj-rest-auth/password/reset/confirm/: one flow.
-        data: dict[str, Any] = {
-            "uid": uid,
-            "token": token,
-            "new_password1": request.POST.get("new_password1", ""),
-            "new_password2": request.POST.get("new_password2", ""),
-        }
-        serializer = rest_auth_settings.PASSWORD_RESET_CONFIRM_SERIALIZER(
-            data=data, context={"request": request}
+        # The shapes and the flow of POST /api/v1/dj-rest-auth/password/reset/confirm/.
+        serializer = PasswordResetConfirmSerializer(
+            data={
+                "uid": uid,
+                "token": token,
+                "new_password1": request.POST.get("new_password1", ""),
+                "new_password2": request.POST.get("new_password2", ""),
+            }
         )
+        if not serializer.is_valid():
+            return self._refused(request, serializer.errors)
         try:
-            serializer.is_valid(raise_exception=True)
-            serializer.save()
-        except serializers.ValidationError as error:
-            errors = error.detail if isinstance(error.detail, dict) else {"": error.detail}
-            state = "invalid" if ("uid" in errors or "token" in errors) else "ask"
-            return render(
-                request, self.template_name, {"state": state, "errors": errors}, status=400
-            )
+            password_reset_confirm(request=request, **serializer.validated_data)
+        except ValidationError as error:
+            return self._refused(request, error.message_dict)
         return render(request, self.template_name, {"state": "done"})
+
+    def _refused(self, request: HttpRequest, errors: Mapping[str, Any]) -> HttpResponse:
+        state = "invalid" if ("uid" in errors or "token" in errors) else "ask"
+        return render(request, self.template_name, {"state": state, "errors": errors}, status=400)
