@@ -43,7 +43,6 @@ from blogapi.accounts.serializers import (
     VerifyEmailInputSerializer,
     email_verification_is_mandatory,
 )
-from blogapi.accounts.services.account_exists_notice_send import account_exists_notice_send
 from blogapi.accounts.services.credentials import (
     credential_in_use,
     credential_list_for_user,
@@ -52,10 +51,13 @@ from blogapi.accounts.services.credentials import (
     credentials_revoke_all,
     device_token_create,
 )
-from blogapi.accounts.services.email_address_confirm import email_address_confirm
-from blogapi.accounts.services.email_confirmation_resend import email_confirmation_resend
 from blogapi.accounts.services.password import password_reset_confirm
-from blogapi.accounts.services.user_signup_complete import user_signup_complete
+from blogapi.accounts.services.signup import (
+    account_exists_notice_send,
+    email_address_confirm,
+    email_confirmation_resend,
+    user_signup_complete,
+)
 from blogapi.core import ratelimit
 from blogapi.core.pagination import OldestIdFirstCursorPagination
 
@@ -244,11 +246,7 @@ class VerifyEmailView(APIView):
     def post(self, request: Request) -> Response:
         serializer = VerifyEmailInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        if email_address_confirm(request=request, key=serializer.validated_data["key"]) is None:
-            return Response(
-                {"detail": "This confirmation key is invalid, expired or already used."},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+        email_address_confirm(request=request, key=serializer.validated_data["key"])
         return Response({"detail": "ok"})
 
 
@@ -263,7 +261,9 @@ class EmailConfirmPageView(View):
 
     def post(self, request: HttpRequest, key: str) -> HttpResponse:
         ratelimit.consume_for_ip("verify_email_ip", request)
-        if email_address_confirm(request=request, key=key) is None:
+        try:
+            email_address_confirm(request=request, key=key)
+        except ValidationError:
             return render(request, self.template_name, {"state": "invalid"}, status=400)
         return render(request, self.template_name, {"state": "done"})
 
