@@ -63,16 +63,19 @@ class CredentialKind(ABC):
         """Every credential of this kind, live or not."""
 
     @abstractmethod
-    def in_use(self, request: HttpRequest) -> str | None:
-        """The key of the credential of this kind the request signs in with, if any."""
+    def in_use(self, request: HttpRequest) -> CredentialRef | None:
+        """The credential of this kind the request signs in with, if any."""
 
     @abstractmethod
-    def live(self, user: User, current: str | None) -> list[Credential]:
-        """The user's credentials of this kind that still sign in; `current` is the key in use."""
+    def live(self, user: User, current: CredentialRef | None) -> list[Credential]:
+        """The user's credentials of this kind that still sign in, `current` marked."""
 
     @abstractmethod
     def end(self, rows: models.QuerySet[Any]) -> int:
         """Make these credentials refused from the next request on; how many there were."""
+
+    def ref(self, key: str) -> CredentialRef:
+        return CredentialRef(kind=self.name, key=key)
 
 
 class DeviceTokens(CredentialKind):
@@ -84,11 +87,11 @@ class DeviceTokens(CredentialKind):
     def rows(self) -> models.QuerySet[Any]:
         return DeviceToken.objects.all()
 
-    def in_use(self, request: HttpRequest) -> str | None:
+    def in_use(self, request: HttpRequest) -> CredentialRef | None:
         token = getattr(request, "auth", None)  # set by DRF's authentication
-        return str(token.pk) if isinstance(token, DeviceToken) else None
+        return self.ref(str(token.pk)) if isinstance(token, DeviceToken) else None
 
-    def live(self, user: User, current: str | None) -> list[Credential]:
+    def live(self, user: User, current: CredentialRef | None) -> list[Credential]:
         now = timezone.now()
         return [
             Credential(
@@ -100,7 +103,7 @@ class DeviceTokens(CredentialKind):
                 expires_at=min(t.expires_at, t.last_used_at + settings.AUTH_TOKEN_IDLE_TTL),
                 last_ip=t.last_ip,
                 user_agent=t.user_agent,
-                current=str(t.pk) == current,
+                current=self.ref(str(t.pk)) == current,
             )
             for t in DeviceToken.objects.filter(user=user).live(now)
         ]
@@ -119,11 +122,13 @@ class BrowserSessions(CredentialKind):
     def rows(self) -> models.QuerySet[Any]:
         return UserSession.objects.all()
 
-    def in_use(self, request: HttpRequest) -> str | None:
+    def in_use(self, request: HttpRequest) -> CredentialRef | None:
         session = getattr(request, "session", None)
-        return session.session_key if session is not None and session.get(SESSION_KEY) else None
+        if session is None or not session.get(SESSION_KEY):
+            return None
+        return self.ref(session.session_key)
 
-    def live(self, user: User, current: str | None) -> list[Credential]:
+    def live(self, user: User, current: CredentialRef | None) -> list[Credential]:
         return [
             Credential(
                 id=f"{self.name}-{s.record.pk}",
@@ -134,7 +139,7 @@ class BrowserSessions(CredentialKind):
                 expires_at=s.expires_at,
                 last_ip=s.record.ip,
                 user_agent=s.record.user_agent,
-                current=bool(current) and s.record.session_key == current,
+                current=self.ref(s.record.session_key) == current,
             )
             for s in live_sessions(user)
         ]
@@ -158,22 +163,13 @@ def _revoke(kind: CredentialKind, rows: models.QuerySet[Any], *, user_id: int | 
 
 def credential_in_use(request: HttpRequest) -> CredentialRef | None:
     """The credential this request signs in with: the token in `request.auth`, else the session."""
-    for kind in CREDENTIAL_KINDS.values():
-        key = kind.in_use(request)
-        if key is not None:
-            return CredentialRef(kind=kind.name, key=key)
-    return None
+    refs = (kind.in_use(request) for kind in CREDENTIAL_KINDS.values())
+    return next((ref for ref in refs if ref is not None), None)
 
 
 def credential_list_for_user(*, user: User, current: CredentialRef | None) -> list[Credential]:
     """The user's live credentials of every kind, most recently used first."""
-    credentials = [
-        credential
-        for kind in CREDENTIAL_KINDS.values()
-        for credential in kind.live(
-            user, current.key if current and current.kind == kind.name else None
-        )
-    ]
+    credentials = [c for kind in CREDENTIAL_KINDS.values() for c in kind.live(user, current)]
     return sorted(credentials, key=lambda c: c.last_used_at, reverse=True)
 
 
@@ -203,10 +199,9 @@ def credentials_revoke_all(*, user: User, keep: CredentialRef | None = None) -> 
 def credentials_in_use_revoke(*, request: HttpRequest) -> None:
     """Logout: end the token and the session this request was made with, nothing else."""
     for kind in CREDENTIAL_KINDS.values():
-        key = kind.in_use(request)
-        if key is not None:
-            rows = kind.rows().filter(**{kind.key_field: key})
-            _revoke(kind, rows, user_id=request.user.pk)
+        ref = kind.in_use(request)
+        if ref is not None:
+            _revoke(kind, kind.rows().filter(**{kind.key_field: ref.key}), user_id=request.user.pk)
     logout(request)
 
 
