@@ -1,5 +1,7 @@
 """The credential registry: the one credential in use, revoke all but one, and the flows' errors."""
 
+from typing import Any
+
 import pytest
 import yaml
 from django.core.exceptions import ValidationError
@@ -28,6 +30,11 @@ def browser_login(user: User) -> Client:
     return browser
 
 
+def change_password(client: APIClient, **headers: Any) -> Any:
+    body = {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    return client.post(CHANGE, body, format="json", **headers)
+
+
 def token_with_session(key: str, browser: Client) -> APIClient:
     """A client sending a token *and* a signed-in browser session's cookies."""
     client = token_client(key)
@@ -50,11 +57,8 @@ def test_a_token_password_change_keeps_only_that_token(alice: User) -> None:
     browser = browser_login(alice)
     key = login(APIClient(), "alice")
 
-    response = token_with_session(key, browser).post(
-        CHANGE,
-        {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
-        format="json",
-        HTTP_X_CSRFTOKEN=browser.cookies["csrftoken"].value,
+    response = change_password(
+        token_with_session(key, browser), HTTP_X_CSRFTOKEN=browser.cookies["csrftoken"].value
     )
 
     assert response.status_code == 200
@@ -63,11 +67,7 @@ def test_a_token_password_change_keeps_only_that_token(alice: User) -> None:
 
 
 def test_a_token_password_change_opens_no_session(alice_client: APIClient) -> None:
-    response = alice_client.post(
-        CHANGE,
-        {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
-        format="json",
-    )
+    response = change_password(alice_client)
 
     assert response.status_code == 200
     assert "sessionid" not in response.cookies
