@@ -270,7 +270,7 @@ ACCOUNT_EMAIL_NOTIFICATIONS = True
 # https://dj-rest-auth.readthedocs.io/en/latest/configuration.html
 REST_AUTH = {
     "TOKEN_MODEL": "blogapi.accounts.models.DeviceToken",
-    "TOKEN_CREATOR": "blogapi.accounts.services.device_token_create.device_token_create_for_login",
+    "TOKEN_CREATOR": "blogapi.accounts.services.credentials.device_token_create_for_login",
     "TOKEN_SERIALIZER": "blogapi.accounts.serializers.TokenOutputSerializer",
     "LOGIN_SERIALIZER": "blogapi.accounts.serializers.LoginInputSerializer",
     "PASSWORD_CHANGE_SERIALIZER": "blogapi.accounts.serializers.PasswordChangeSerializer",
@@ -409,7 +409,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 # Reverse proxies in front of the app that we run (0: clients connect directly). They must
 # overwrite X-Forwarded-Proto and append to X-Forwarded-For, or a client could forge either.
 TRUSTED_PROXY_COUNT = env_count(env, "TRUSTED_PROXY_COUNT", default=0)
-# allauth's client-IP rule (rate limits; blogapi.accounts.devices.client_ip) reads X-Forwarded-For.
+# allauth's client-IP rule (rate limits; blogapi.core.clients.client_ip) reads X-Forwarded-For.
 ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 if TRUSTED_PROXY_COUNT:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

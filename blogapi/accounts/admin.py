@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from blogapi.accounts.models import DeviceToken, User
-from blogapi.accounts.services.credentials_revoke import credentials_revoke_all
+from blogapi.accounts.services.credentials import credentials_revoke_all
 
 
 class DeviceTokenInline(admin.TabularInline):

@@ -7,20 +7,23 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from blogapi.accounts.devices import client_ip, user_agent
+from blogapi.accounts import token_cache
+from blogapi.accounts.devices import user_agent
 from blogapi.accounts.models import TOKEN_PREFIX, DeviceToken, token_digest
 from blogapi.core import ratelimit
+from blogapi.core.clients import client_ip
 
 # The exact shape of an issued key: prefix + token_urlsafe(32) (43 base64url characters).
 _KEY_SHAPE = re.compile(re.escape(TOKEN_PREFIX) + r"[A-Za-z0-9_-]{43}")
 
 
 class DeviceTokenAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Token <key>` against per-device tokens: one indexed query, expiry enforced.
+    """`Authorization: Token <key>` against per-device tokens: one lookup, expiry enforced.
 
-    A key that cannot have been issued is refused before any query (NUL bytes and other junk
-    never reach the database driver). last_used_at is written at most once per
-    AUTH_TOKEN_TOUCH_INTERVAL per token, so a plain read costs no write.
+    The lookup is one indexed query, or one round trip to the shared cache
+    (blogapi.accounts.token_cache). A key that cannot have been issued is refused before any
+    lookup (NUL bytes and other junk never reach a driver). last_used_at is written at most once
+    per AUTH_TOKEN_TOUCH_INTERVAL per token, so a plain read costs no write.
     """
 
     keyword = "Token"
@@ -40,8 +43,7 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
     def authenticate_credentials(self, key: str, request: Request) -> tuple[Any, DeviceToken]:
         if not _KEY_SHAPE.fullmatch(key):
             self._refuse(request, "Invalid token.")
-        # The token and its user in one indexed query (the digest is unique).
-        token = DeviceToken.objects.select_related("user").filter(digest=token_digest(key)).first()
+        token = token_cache.token_lookup(token_digest(key))
         if token is None:
             self._refuse(request, "Invalid token.")
         if not token.user.is_active:
@@ -52,14 +54,17 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
         if token.needs_touch(now):
             token.last_used_at, token.last_ip = now, client_ip(request)
             token.user_agent = user_agent(request) or token.user_agent
-            DeviceToken.objects.filter(pk=token.pk).update(
+            touched = DeviceToken.objects.filter(pk=token.pk).update(
                 last_used_at=token.last_used_at, last_ip=token.last_ip, user_agent=token.user_agent
             )
+            if not touched:  # revoked since it was cached
+                self._refuse(request, "Invalid token.")
+            token_cache.touched(token)
         return token.user, token
 
     def _refuse(self, request: Request, message: str) -> NoReturn:
         """401, after charging the client IP's budget of failed token checks (then 429)."""
-        ratelimit.consume("token_failures_ip", client_ip(request) or "unknown")
+        ratelimit.consume_for_ip("token_failures_ip", request)
         raise exceptions.AuthenticationFailed(message)
 
     def authenticate_header(self, request: Request) -> str:

@@ -1,13 +1,10 @@
-"""Where a request comes from: client IP and a human label for its device."""
+"""The device a request comes from: its User-Agent, and a human label for it."""
 
 import re
 
-from allauth.account.adapter import get_adapter
 from django.http import HttpRequest
 
 USER_AGENT_MAX_LENGTH = 256
-# Stored where an IP is required but none is known (no REMOTE_ADDR, e.g. an internal request).
-UNKNOWN_IP = "0.0.0.0"  # noqa: S104 - a placeholder value, nothing binds to it
 
 # A handful of patterns is enough for a label a person recognises ("Firefox on Linux");
 # a full user-agent database (ua-parser) would be a large dependency for a display string.
@@ -25,14 +22,6 @@ _SYSTEMS = [
     ("macOS", r"Mac OS X|Macintosh"),
     ("Linux", r"Linux|X11"),
 ]
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The caller's IP, by the same proxy-trust rules allauth uses for its rate limits."""
-    try:
-        return str(get_adapter(request).get_client_ip(request))
-    except Exception:  # allauth raises PermissionDenied when it cannot tell
-        return None
 
 
 def user_agent(request: HttpRequest) -> str:

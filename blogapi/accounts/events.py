@@ -29,8 +29,7 @@ def login_succeeded(*, request: HttpRequest | None, user: User, via: str) -> Non
     auth_event("login.succeeded", user_id=user.pk, via=via)
 
 
-def credentials_revoked(*, user_id: int | None, tokens: int = 0, sessions: int = 0) -> None:
-    """`credential.revoked` per kind that lost any: `kind` token or session, and how many."""
-    for kind, count in (("token", tokens), ("session", sessions)):
-        if count:
-            auth_event("credential.revoked", kind=kind, count=count, user_id=user_id)
+def credentials_revoked(*, kind: str, count: int, user_id: int | None) -> None:
+    """`credential.revoked` with the kind (`token`, `session`, …) and how many, if any."""
+    if count:
+        auth_event("credential.revoked", kind=kind, count=count, user_id=user_id)

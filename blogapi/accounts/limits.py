@@ -3,7 +3,6 @@
 from django.db.models import Q
 from django.http import HttpRequest
 
-from blogapi.accounts.devices import client_ip
 from blogapi.accounts.events import auth_event
 from blogapi.accounts.models import User
 from blogapi.core import ratelimit
@@ -32,7 +31,7 @@ def login_attempt_start(*, request: HttpRequest | None, identifier: str) -> str:
     Charging first (rather than counting failures afterwards) means racing attempts cannot all
     slip past the limit: only the first few get a password check at all.
     """
-    ratelimit.consume(LOGIN_IP, (client_ip(request) if request else None) or "unknown")
+    ratelimit.consume_for_ip(LOGIN_IP, request)
     account = _account_key(identifier)
     try:
         ratelimit.consume(LOGIN_FAILURES, account)
@@ -60,12 +59,3 @@ def login_attempt_succeeded(account: str) -> None:
 def login_failures_clear(*, user: User) -> None:
     """After a password reset the owner may log in at once."""
     ratelimit.clear(LOGIN_FAILURES, f"user:{user.pk}")
-
-
-def old_password_is_right(*, request: HttpRequest, user: User, password: str) -> bool:
-    """Check a re-entered password under the same limits as a login to that account."""
-    account = login_attempt_start(request=request, identifier=user.get_username())
-    if user.check_password(password):
-        login_attempt_succeeded(account)
-        return True
-    return False

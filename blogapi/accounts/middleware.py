@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from blogapi.accounts.devices import UNKNOWN_IP, client_ip
+from blogapi.core.clients import UNKNOWN_IP, client_ip
 
 logger = logging.getLogger(__name__)
 

@@ -6,16 +6,15 @@ from allauth.account import app_settings as allauth_settings
 from allauth.account.adapter import get_adapter
 from dj_rest_auth import serializers as rest_auth_serializers
 from dj_rest_auth.registration.serializers import RegisterSerializer
-from django.contrib.auth import SESSION_KEY
 from rest_framework import serializers
 
-from blogapi.accounts.events import auth_event
-from blogapi.accounts.forms import PasswordResetForm
-from blogapi.accounts.limits import old_password_is_right
-from blogapi.accounts.models import DeviceToken, User, canonical_email
-from blogapi.accounts.services.credentials_revoke import credentials_revoke_all
-from blogapi.accounts.services.password_reset_confirm import password_reset_confirm
-from blogapi.accounts.services.user_session_record import user_session_record
+from blogapi.accounts.models import User, canonical_email
+from blogapi.accounts.services.credentials import CREDENTIAL_KINDS
+from blogapi.accounts.services.password import (
+    password_change,
+    password_reset_confirm,
+    password_reset_email_send,
+)
 from blogapi.accounts.validators import MAX_PASSWORD_LENGTH
 
 
@@ -77,37 +76,16 @@ class RegisterInputSerializer(RegisterSerializer):
         return email
 
 
-class PasswordChangeSerializer(rest_auth_serializers.PasswordChangeSerializer):
+class PasswordChangeSerializer(serializers.Serializer):
     """dj-rest-auth's change (old password required); then every other credential is revoked."""
 
     old_password = password_field()
     new_password1 = password_field()
     new_password2 = password_field()
 
-    def validate_old_password(self, value: str) -> str:
-        """Checked under the login limits: a stolen session cannot guess the password."""
-        if not old_password_is_right(
-            request=self.context["request"], user=self.user, password=value
-        ):
-            raise serializers.ValidationError(
-                "Your old password was entered incorrectly. Please enter it again."
-            )
-        return value
-
-    def save(self) -> None:
-        super().save()
-        auth_event("password.changed", user_id=self.user.pk)
+    def save(self, **kwargs: Any) -> None:
         request = self.context["request"]
-        keep_token = request.auth if isinstance(request.auth, DeviceToken) else None
-        # update_session_auth_hash() has just cycled the session key: keep the new one.
-        session = request.session
-        keep_session_key = session.session_key if session.get(SESSION_KEY) else None
-        credentials_revoke_all(
-            user=self.user, keep_token=keep_token, keep_session_key=keep_session_key
-        )
-        if keep_session_key:
-            user_session_record(request=request, user=self.user)
-        get_adapter(request).send_notification_mail("account/email/password_changed", self.user)
+        password_change(request=request, user=request.user, **self.validated_data)
 
 
 class PasswordResetConfirmSerializer(serializers.Serializer):
@@ -122,12 +100,18 @@ class PasswordResetConfirmSerializer(serializers.Serializer):
         return password_reset_confirm(request=self.context["request"], **self.validated_data)
 
 
-class PasswordResetSerializer(rest_auth_serializers.PasswordResetSerializer):
-    """dj-rest-auth's reset request, mailed by our form (working links, no deprecated reads)."""
+class PasswordResetSerializer(serializers.Serializer):
+    """dj-rest-auth's reset request, mailed by our flow (working links, no deprecated reads)."""
 
-    @property
-    def password_reset_form_class(self) -> type[PasswordResetForm]:
-        return PasswordResetForm
+    # Not dj-rest-auth's serializer: its form reverses a URL the project must supply
+    # (NoReverseMatch, dj-rest-auth#152) and reads allauth's deprecated AUTHENTICATION_METHOD
+    # (dj-rest-auth PR #756).
+    email = serializers.EmailField()
+
+    def save(self, **kwargs: Any) -> None:
+        password_reset_email_send(
+            request=self.context["request"], email=self.validated_data["email"]
+        )
 
 
 class VerifyEmailInputSerializer(serializers.Serializer):
@@ -145,7 +129,7 @@ class CredentialOutputSerializer(serializers.Serializer):
     """One way the user is signed in: a device token or a browser session (never a secret)."""
 
     id = serializers.CharField(help_text="`token-<n>` or `session-<n>`; use it to revoke.")
-    kind = serializers.ChoiceField(choices=["token", "session"])
+    kind = serializers.ChoiceField(choices=list(CREDENTIAL_KINDS))
     # DRF's metaclass moves declared fields off the class, so this does not shadow Field.label.
     label = serializers.CharField()  # type: ignore[assignment]
     created_at = serializers.DateTimeField()

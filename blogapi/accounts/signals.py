@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from blogapi.accounts.events import auth_event, login_succeeded
 from blogapi.accounts.limits import login_user_id
 from blogapi.accounts.models import User
-from blogapi.accounts.services.user_session_record import user_session_record
+from blogapi.accounts.services.credentials import user_session_record
 
 
 @receiver(user_logged_in)

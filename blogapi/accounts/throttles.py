@@ -5,7 +5,6 @@ from typing import TYPE_CHECKING
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from blogapi.accounts.devices import client_ip
 from blogapi.core import ratelimit
 
 if TYPE_CHECKING:  # rest_framework.views imports the throttle settings: no runtime import here
@@ -18,5 +17,5 @@ class ClientIPRateThrottle(BaseThrottle):
     def allow_request(self, request: Request, view: "APIView") -> bool:
         scope = getattr(view, "rate_limit_scope", None)
         if scope is not None:
-            ratelimit.consume(scope, client_ip(request) or "unknown")
+            ratelimit.consume_for_ip(scope, request)
         return True

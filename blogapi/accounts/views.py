@@ -1,16 +1,17 @@
 """Account views: users (read-only), e-mail verification, and the pages e-mailed links open."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from allauth.account import app_settings as allauth_settings
 from allauth.account.utils import complete_signup
-from dj_rest_auth.app_settings import api_settings as rest_auth_settings
 from dj_rest_auth.registration.views import RegisterView as BaseRegisterView
 from dj_rest_auth.registration.views import ResendEmailVerificationView
 from dj_rest_auth.views import LoginView as BaseLoginView
 from dj_rest_auth.views import PasswordResetConfirmView as BasePasswordResetConfirmView
 from dj_rest_auth.views import PasswordResetView as BasePasswordResetView
 from django.contrib.auth import logout
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -18,13 +19,12 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import generics, permissions, serializers, status
+from rest_framework import generics, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from blogapi.accounts.devices import client_ip
-from blogapi.accounts.models import DeviceToken, User
+from blogapi.accounts.models import User
 from blogapi.accounts.schema import (
     CREDENTIAL_LIST_EXAMPLES,
     LOGIN_EXAMPLES,
@@ -35,25 +35,29 @@ from blogapi.accounts.schema import (
     DetailSerializer,
     RegisteredSerializer,
 )
-from blogapi.accounts.selectors import credential_get_for_user, credential_list_for_user
 from blogapi.accounts.serializers import (
     CredentialOutputSerializer,
+    PasswordResetConfirmSerializer,
     TokenOutputSerializer,
     UserOutputSerializer,
     VerifyEmailInputSerializer,
     email_verification_is_mandatory,
 )
-from blogapi.accounts.services.account_exists_notice_send import account_exists_notice_send
-from blogapi.accounts.services.credentials_revoke import (
+from blogapi.accounts.services.credentials import (
+    credential_in_use,
+    credential_list_for_user,
+    credential_revoke,
     credentials_in_use_revoke,
     credentials_revoke_all,
-    device_token_revoke,
-    user_session_revoke,
+    device_token_create,
 )
-from blogapi.accounts.services.device_token_create import device_token_create
-from blogapi.accounts.services.email_address_confirm import email_address_confirm
-from blogapi.accounts.services.email_confirmation_resend import email_confirmation_resend
-from blogapi.accounts.services.user_signup_complete import user_signup_complete
+from blogapi.accounts.services.password import password_reset_confirm
+from blogapi.accounts.services.signup import (
+    account_exists_notice_send,
+    email_address_confirm,
+    email_confirmation_resend,
+    user_signup_complete,
+)
 from blogapi.core import ratelimit
 from blogapi.core.pagination import OldestIdFirstCursorPagination
 
@@ -214,8 +218,7 @@ class CredentialListView(APIView):
     def get(self, request: Request) -> Response:
         credentials = credential_list_for_user(
             user=request.user,  # type: ignore[arg-type]
-            current_token=request.auth if isinstance(request.auth, DeviceToken) else None,
-            current_session_key=request.session.session_key,
+            current=credential_in_use(request),
         )
         return Response(CredentialOutputSerializer(credentials, many=True).data)
 
@@ -225,16 +228,11 @@ class CredentialRevokeView(APIView):
 
     @extend_schema(responses={204: None, 404: DetailSerializer})
     def delete(self, request: Request, credential_id: str) -> Response:
-        credential = credential_get_for_user(
+        if not credential_revoke(
             user=request.user,  # type: ignore[arg-type]
             credential_id=credential_id,
-        )
-        if credential is None:
+        ):
             return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
-        if isinstance(credential, DeviceToken):
-            device_token_revoke(token=credential)
-        else:
-            user_session_revoke(session=credential)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -248,11 +246,7 @@ class VerifyEmailView(APIView):
     def post(self, request: Request) -> Response:
         serializer = VerifyEmailInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        if email_address_confirm(request=request, key=serializer.validated_data["key"]) is None:
-            return Response(
-                {"detail": "This confirmation key is invalid, expired or already used."},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+        email_address_confirm(request=request, key=serializer.validated_data["key"])
         return Response({"detail": "ok"})
 
 
@@ -266,8 +260,10 @@ class EmailConfirmPageView(View):
         return render(request, self.template_name, {"state": "ask"})
 
     def post(self, request: HttpRequest, key: str) -> HttpResponse:
-        ratelimit.consume("verify_email_ip", client_ip(request) or "unknown")
-        if email_address_confirm(request=request, key=key) is None:
+        ratelimit.consume_for_ip("verify_email_ip", request)
+        try:
+            email_address_confirm(request=request, key=key)
+        except ValidationError:
             return render(request, self.template_name, {"state": "invalid"}, status=400)
         return render(request, self.template_name, {"state": "done"})
 
@@ -282,24 +278,24 @@ class PasswordResetPageView(View):
         return render(request, self.template_name, {"state": "ask"})
 
     def post(self, request: HttpRequest, uid: str, token: str) -> HttpResponse:
-        ratelimit.consume("password_reset_confirm_ip", client_ip(request) or "unknown")
-        # The same serializer as POST /api/v1/dj-rest-auth/password/reset/confirm/: one flow.
-        data: dict[str, Any] = {
-            "uid": uid,
-            "token": token,
-            "new_password1": request.POST.get("new_password1", ""),
-            "new_password2": request.POST.get("new_password2", ""),
-        }
-        serializer = rest_auth_settings.PASSWORD_RESET_CONFIRM_SERIALIZER(
-            data=data, context={"request": request}
+        ratelimit.consume_for_ip("password_reset_confirm_ip", request)
+        # The shapes and the flow of POST /api/v1/dj-rest-auth/password/reset/confirm/.
+        serializer = PasswordResetConfirmSerializer(
+            data={
+                "uid": uid,
+                "token": token,
+                "new_password1": request.POST.get("new_password1", ""),
+                "new_password2": request.POST.get("new_password2", ""),
+            }
         )
+        if not serializer.is_valid():
+            return self._refused(request, serializer.errors)
         try:
-            serializer.is_valid(raise_exception=True)
-            serializer.save()
-        except serializers.ValidationError as error:
-            errors = error.detail if isinstance(error.detail, dict) else {"": error.detail}
-            state = "invalid" if ("uid" in errors or "token" in errors) else "ask"
-            return render(
-                request, self.template_name, {"state": state, "errors": errors}, status=400
-            )
+            password_reset_confirm(request=request, **serializer.validated_data)
+        except ValidationError as error:
+            return self._refused(request, error.message_dict)
         return render(request, self.template_name, {"state": "done"})
+
+    def _refused(self, request: HttpRequest, errors: Mapping[str, Any]) -> HttpResponse:
+        state = "invalid" if ("uid" in errors or "token" in errors) else "ask"
+        return render(request, self.template_name, {"state": state, "errors": errors}, status=400)

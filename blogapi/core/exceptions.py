@@ -3,9 +3,10 @@
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -15,7 +16,16 @@ RETRY_AFTER_SECONDS = "5"
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus 503 with Retry-After when the database cannot be reached."""
+    """DRF's handler, plus 503 with Retry-After when the database cannot be reached.
+
+    Django's ValidationError (what the flows raise) answers 400: `{field: [messages]}` for
+    field errors, `{"detail": message}` for the others.
+    """
+    if isinstance(exc, DjangoValidationError):
+        if hasattr(exc, "error_dict"):
+            exc = ValidationError(exc.message_dict)
+        else:
+            exc = ValidationError({"detail": " ".join(exc.messages)})
     if isinstance(exc, (OperationalError, InterfaceError)):
         return Response(
             DATABASE_UNAVAILABLE, status=503, headers={"Retry-After": RETRY_AFTER_SECONDS}

@@ -65,9 +65,9 @@ def _user_id(request: HttpRequest) -> int | None:
 
 
 def _client_ip(request: HttpRequest) -> str | None:
-    # A call-time import: core must not depend on accounts when it is loaded, and the client-IP
-    # rule (trusted proxies) has to be the one the rate limits use.
-    from blogapi.accounts.devices import client_ip
+    # A call-time import: logging is configured before the app registry is ready, and
+    # allauth's adapter (the rate limits' client-IP rule) needs the registry to load.
+    from blogapi.core.clients import client_ip
 
     return client_ip(request)
 

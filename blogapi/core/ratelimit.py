@@ -15,8 +15,10 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.models import F
+from django.http import HttpRequest
 from rest_framework.exceptions import APIException, Throttled
 
+from blogapi.core.clients import client_ip
 from blogapi.core.models import RateLimitBucket
 from blogapi.core.rates import Rate, parse_rate
 
@@ -119,6 +121,11 @@ def consume(scope: str, key: str) -> None:
     result = hit(scope, key)
     if result.count > rate_for(scope).limit:
         raise RateLimitExceeded(wait=result.retry_after)
+
+
+def consume_for_ip(scope: str, request: HttpRequest | None) -> None:
+    """consume() charged to the request's client IP; requests with none share one counter."""
+    consume(scope, (client_ip(request) if request is not None else None) or "unknown")
 
 
 def refund(scope: str, key: str) -> None:

@@ -1,1 +1,1 @@
-"""Account flows: one function per flow, called by every interface (API, pages, admin, commands)."""
+"""Account flows, one module per topic, called by every interface (API, pages, admin, commands)."""

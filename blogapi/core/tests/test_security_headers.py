@@ -14,8 +14,8 @@ from django.http.response import HttpResponseBase
 from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
-from blogapi.accounts.devices import client_ip
 from blogapi.accounts.models import DeviceToken, User
+from blogapi.core.clients import client_ip
 from blogapi.posts.models import Post
 from conftest import PASSWORD, REPO, login, settings_in_subprocess
 

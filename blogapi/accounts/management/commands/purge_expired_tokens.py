@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from blogapi.accounts.services.device_token_purge import device_token_purge_expired
+from blogapi.accounts.services.credentials import device_token_purge_expired
 
 
 class Command(BaseCommand):

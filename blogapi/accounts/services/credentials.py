@@ -1,0 +1,273 @@
+"""Credentials: the registry of kinds a user signs in with, and the flows that issue or end them.
+
+A kind (device tokens and browser sessions today) is one `CredentialKind` subclass listed in
+`CREDENTIAL_KINDS`; listing, revoking one by its public id (`<kind>-<n>`), revoking all but one
+and the `credential.revoked` events then cover it with no other change.
+"""
+
+import secrets
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from allauth.usersessions.models import UserSession
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY, logout
+from django.db import models, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from blogapi.accounts.browser_sessions import live_sessions, sessions_end
+from blogapi.accounts.devices import device_label, user_agent
+from blogapi.accounts.events import auth_event, credentials_revoked, login_succeeded
+from blogapi.accounts.models import TOKEN_PREFIX, DeviceToken, User, token_digest
+from blogapi.core.clients import UNKNOWN_IP, client_ip
+
+# allauth's column holds 200 characters (ours 256): PostgreSQL refuses longer.
+USER_AGENT_COLUMN = 200
+
+
+@dataclass(frozen=True)
+class CredentialRef:
+    """One credential by its kind and that kind's key for it (a token's pk, a session key)."""
+
+    kind: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Credential:
+    """One live credential as the credentials list shows it (never a secret)."""
+
+    id: str
+    kind: str
+    label: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime | None
+    last_ip: str | None
+    user_agent: str
+    current: bool
+
+
+class CredentialKind(ABC):
+    """A kind of credential: rows with a `user`; `<name>-<pk>` is a row's public id."""
+
+    name: ClassVar[str]
+    # The field a CredentialRef's key names.
+    key_field: ClassVar[str]
+
+    @abstractmethod
+    def rows(self) -> models.QuerySet[Any]:
+        """Every credential of this kind, live or not."""
+
+    @abstractmethod
+    def in_use(self, request: HttpRequest) -> CredentialRef | None:
+        """The credential of this kind the request signs in with, if any."""
+
+    @abstractmethod
+    def live(self, user: User, current: CredentialRef | None) -> list[Credential]:
+        """The user's credentials of this kind that still sign in, `current` marked."""
+
+    @abstractmethod
+    def end(self, rows: models.QuerySet[Any]) -> int:
+        """Make these credentials refused from the next request on; how many there were."""
+
+    def ref(self, key: str) -> CredentialRef:
+        return CredentialRef(kind=self.name, key=key)
+
+
+class DeviceTokens(CredentialKind):
+    """Per-device API tokens (`Authorization: Token <key>`); every deletion goes through end()."""
+
+    name = "token"
+    key_field = "pk"
+
+    def rows(self) -> models.QuerySet[Any]:
+        return DeviceToken.objects.all()
+
+    def in_use(self, request: HttpRequest) -> CredentialRef | None:
+        token = getattr(request, "auth", None)  # set by DRF's authentication
+        return self.ref(str(token.pk)) if isinstance(token, DeviceToken) else None
+
+    def live(self, user: User, current: CredentialRef | None) -> list[Credential]:
+        now = timezone.now()
+        return [
+            Credential(
+                id=f"{self.name}-{t.pk}",
+                kind=self.name,
+                label=t.label,
+                created_at=t.created_at,
+                last_used_at=t.last_used_at,
+                expires_at=min(t.expires_at, t.last_used_at + settings.AUTH_TOKEN_IDLE_TTL),
+                last_ip=t.last_ip,
+                user_agent=t.user_agent,
+                current=self.ref(str(t.pk)) == current,
+            )
+            for t in DeviceToken.objects.filter(user=user).live(now)
+        ]
+
+    def end(self, rows: models.QuerySet[Any]) -> int:
+        deleted, _ = rows.delete()
+        return deleted
+
+
+class BrowserSessions(CredentialKind):
+    """Browser sessions (the session cookie), listed in allauth's usersessions table."""
+
+    name = "session"
+    key_field = "session_key"
+
+    def rows(self) -> models.QuerySet[Any]:
+        return UserSession.objects.all()
+
+    def in_use(self, request: HttpRequest) -> CredentialRef | None:
+        session = getattr(request, "session", None)
+        if session is None or not session.get(SESSION_KEY):
+            return None
+        return self.ref(session.session_key)
+
+    def live(self, user: User, current: CredentialRef | None) -> list[Credential]:
+        return [
+            Credential(
+                id=f"{self.name}-{s.record.pk}",
+                kind=self.name,
+                label=f"Browser session ({device_label(s.record.user_agent)})",
+                created_at=s.record.created_at,
+                last_used_at=s.record.last_seen_at,
+                expires_at=s.expires_at,
+                last_ip=s.record.ip,
+                user_agent=s.record.user_agent,
+                current=self.ref(s.record.session_key) == current,
+            )
+            for s in live_sessions(user)
+        ]
+
+    def end(self, rows: models.QuerySet[Any]) -> int:
+        return sessions_end(rows)
+
+
+CREDENTIAL_KINDS: dict[str, CredentialKind] = {
+    kind.name: kind for kind in (DeviceTokens(), BrowserSessions())
+}
+DEVICE_TOKENS = CREDENTIAL_KINDS[DeviceTokens.name]
+
+
+def _revoke(kind: CredentialKind, rows: models.QuerySet[Any], *, user_id: int | None) -> int:
+    """End `rows` of `kind` and log `credential.revoked` if there were any.
+
+    No transaction of its own (a savepoint costs two round trips): a token ends in one DELETE,
+    and a session record left without its session is purged when the sessions are listed.
+    """
+    count = kind.end(rows)
+    credentials_revoked(kind=kind.name, count=count, user_id=user_id)
+    return count
+
+
+def credential_in_use(request: HttpRequest) -> CredentialRef | None:
+    """The credential this request signs in with: the token in `request.auth`, else the session."""
+    refs = (kind.in_use(request) for kind in CREDENTIAL_KINDS.values())
+    return next((ref for ref in refs if ref is not None), None)
+
+
+def credential_list_for_user(*, user: User, current: CredentialRef | None) -> list[Credential]:
+    """The user's live credentials of every kind, most recently used first."""
+    credentials = [c for kind in CREDENTIAL_KINDS.values() for c in kind.live(user, current)]
+    return sorted(credentials, key=lambda c: c.last_used_at, reverse=True)
+
+
+def credential_revoke(*, user: User, credential_id: str) -> bool:
+    """Revoke one of the user's credentials by its public id; False if the user has none such."""
+    kind_name, _, number = credential_id.partition("-")
+    kind = CREDENTIAL_KINDS.get(kind_name)
+    # isascii(): str.isdigit() also accepts superscripts and other scripts' digits.
+    if kind is None or not (number.isascii() and number.isdigit()) or len(number) > 18:
+        return False
+    rows = kind.rows().filter(user=user, pk=int(number))
+    return _revoke(kind, rows, user_id=user.pk) > 0
+
+
+@transaction.atomic
+def credentials_revoke_all(*, user: User, keep: CredentialRef | None = None) -> None:
+    """End every credential of the user of every kind, except `keep` if named."""
+    for kind in CREDENTIAL_KINDS.values():
+        rows = kind.rows().filter(user=user)
+        if keep is not None and keep.kind == kind.name:
+            rows = rows.exclude(**{kind.key_field: keep.key})
+        _revoke(kind, rows, user_id=user.pk)
+
+
+def credentials_in_use_revoke(*, request: HttpRequest) -> None:
+    """Logout: end the token and the session this request was made with, nothing else."""
+    for kind in CREDENTIAL_KINDS.values():
+        ref = kind.in_use(request)
+        if ref is not None:
+            _revoke(kind, kind.rows().filter(**{kind.key_field: ref.key}), user_id=request.user.pk)
+    logout(request)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new token row and its key; the key exists only here and in the one response."""
+
+    token: DeviceToken
+    key: str
+
+
+@transaction.atomic
+def device_token_create(
+    *, user: User, request: HttpRequest, label: str | None = None
+) -> IssuedToken:
+    """Create a token for this device, dropping the user's least recently used beyond the cap."""
+    key = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = timezone.now()
+    agent = user_agent(request)
+    token = DeviceToken.objects.create(
+        user=user,
+        digest=token_digest(key),
+        label=(label or "").strip() or device_label(agent),
+        created_at=now,
+        expires_at=now + settings.AUTH_TOKEN_TTL,
+        last_used_at=now,
+        last_ip=client_ip(request),
+        user_agent=agent,
+    )
+    surplus = DeviceToken.objects.filter(user=user).order_by("-last_used_at", "-pk")[
+        settings.AUTH_TOKEN_MAX_PER_USER :
+    ]
+    DEVICE_TOKENS.end(DeviceToken.objects.filter(pk__in=list(surplus.values_list("pk", flat=True))))
+    auth_event("credential.created", kind="token", user_id=user.pk, token_id=token.pk)
+    return IssuedToken(token=token, key=key)
+
+
+def device_token_create_for_login(token_model: Any, user: User, serializer: Any) -> IssuedToken:
+    """dj-rest-auth's TOKEN_CREATOR hook: label from the login's `device` field or User-Agent."""
+    request = serializer.context["request"]
+    label = getattr(serializer, "validated_data", {}).get("device")
+    login_succeeded(request=request, user=user, via="token")
+    return device_token_create(user=user, request=request, label=label)
+
+
+def device_token_purge_expired() -> int:
+    """Delete tokens past their absolute or idle expiry (already refused); how many there were."""
+    return DEVICE_TOKENS.end(DeviceToken.objects.expired(timezone.now()))
+
+
+def user_session_record(*, request: HttpRequest, user: User) -> None:
+    """List the request's browser session after a login or password change (create or refresh).
+
+    Every session must be listed, or logout-all could not end it; allauth's create_from_request
+    refuses requests without a client IP, so the row is written here.
+    """
+    if not request.session.session_key:
+        request.session.save()
+    UserSession.objects.update_or_create(
+        session_key=request.session.session_key,
+        defaults={
+            "user": user,
+            "ip": client_ip(request) or UNKNOWN_IP,
+            "user_agent": user_agent(request)[:USER_AGENT_COLUMN],
+            "last_seen_at": timezone.now(),
+        },
+    )

@@ -1,0 +1,119 @@
+"""Password flows: change (the old password checked under the login limits), reset mail, reset."""
+
+from allauth.account.adapter import get_adapter
+from allauth.account.forms import default_token_generator
+from allauth.account.utils import url_str_to_user_pk, user_pk_to_url_str, user_username
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.forms import SetPasswordForm
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+
+from blogapi.accounts.events import auth_event
+from blogapi.accounts.limits import (
+    login_attempt_start,
+    login_attempt_succeeded,
+    login_failures_clear,
+)
+from blogapi.accounts.links import password_reset_url
+from blogapi.accounts.models import User, canonical_email
+from blogapi.accounts.services.credentials import (
+    BrowserSessions,
+    credential_in_use,
+    credentials_revoke_all,
+    user_session_record,
+)
+from blogapi.core import ratelimit
+
+RESET_PER_ADDRESS = "password_reset_address"
+_INVALID = ["Invalid value"]
+
+
+def _new_password_form(user: User, new_password1: str, new_password2: str) -> SetPasswordForm:
+    """Django's SetPasswordForm, valid (both entries equal, every password validator passed)."""
+    form = SetPasswordForm(
+        user=user, data={"new_password1": new_password1, "new_password2": new_password2}
+    )
+    if not form.is_valid():
+        raise ValidationError({field: list(messages) for field, messages in form.errors.items()})
+    return form
+
+
+def password_change(
+    *, request: HttpRequest, user: User, old_password: str, new_password1: str, new_password2: str
+) -> None:
+    """Set a new password; every credential but the one in use is revoked, the owner is mailed.
+
+    The old password is checked under the account's login limits (a stolen session cannot guess
+    it), outside the transaction: a wrong guess must stay charged when the change is refused.
+    """
+    account = login_attempt_start(request=request, identifier=user.get_username())
+    if not user.check_password(old_password):
+        raise ValidationError(
+            {"old_password": ["Your old password was entered incorrectly. Please enter it again."]}
+        )
+    login_attempt_succeeded(account)
+    form = _new_password_form(user, new_password1, new_password2)
+    with transaction.atomic():
+        form.save()
+        keep = credential_in_use(request)
+        if keep is None or keep.kind == BrowserSessions.name:
+            # The session that made the change stays signed in, under a new key.
+            update_session_auth_hash(request, user)
+            keep = credential_in_use(request)
+        auth_event("password.changed", user_id=user.pk)
+        credentials_revoke_all(user=user, keep=keep)
+        if keep is not None and keep.kind == BrowserSessions.name:
+            user_session_record(request=request, user=user)
+    get_adapter(request).send_notification_mail("account/email/password_changed", user)
+
+
+def password_reset_email_send(*, request: HttpRequest, email: str) -> None:
+    """Mail a reset link to each active account of the address, to the address on file.
+
+    Charged per address first, known or not: no inbox flooding, and the limit reveals nothing.
+    By canonical address: a look-alike spelling (a dotless i for an i) finds the account of the
+    plain one and mails its own address, never the typed one. The link works once, for an hour,
+    and dies with any login or new password.
+    """
+    canonical = canonical_email(email)
+    ratelimit.consume(RESET_PER_ADDRESS, canonical)
+    adapter = get_adapter(request)
+    for user in User.objects.filter(email_canonical=canonical, is_active=True):
+        token = default_token_generator.make_token(user)
+        context = {
+            "user": user,
+            "username": user_username(user),
+            "uid": user_pk_to_url_str(user),
+            "token": token,
+            "password_reset_url": password_reset_url(user=user, token=token),
+            "request": request,
+        }
+        adapter.send_mail("account/email/password_reset_key", user.email, context)
+
+
+@transaction.atomic
+def password_reset_confirm(
+    *, request: HttpRequest, uid: str, token: str, new_password1: str, new_password2: str
+) -> User:
+    """Check the link and set the password exactly once, even when confirms race.
+
+    The row lock (BEGIN IMMEDIATE on SQLite) serialises confirms of one link; the loser then
+    sees the new password hash, which Django's reset tokens include, so its token is dead.
+    """
+    try:
+        pk = url_str_to_user_pk(uid)
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationError({"uid": _INVALID}) from None
+    user = User.objects.select_for_update().filter(pk=pk, is_active=True).first()
+    if user is None:
+        raise ValidationError({"uid": _INVALID})
+    if not default_token_generator.check_token(user, token):
+        raise ValidationError({"token": _INVALID})
+    form = _new_password_form(user, new_password1, new_password2)
+    form.save()
+    auth_event("password.reset", user_id=user.pk)
+    credentials_revoke_all(user=user)
+    login_failures_clear(user=user)
+    get_adapter(request).send_notification_mail("account/email/password_reset", user)
+    return user
