@@ -249,6 +249,10 @@ AUTH_TOKEN_TTL = env_duration(env, "AUTH_TOKEN_TTL", timedelta(days=30))
 AUTH_TOKEN_IDLE_TTL = env_duration(env, "AUTH_TOKEN_IDLE_TTL", timedelta(days=7))
 AUTH_TOKEN_TOUCH_INTERVAL = env_duration(env, "AUTH_TOKEN_TOUCH_INTERVAL", timedelta(minutes=1))
 AUTH_TOKEN_MAX_PER_USER = env_positive_int(env, "AUTH_TOKEN_MAX_PER_USER", 50)
+# With REDIS_URL, token lookups are cached (blogapi.accounts.token_cache): an entry is trusted for
+# at most this long, and a revocation that cannot reach Redis waits this long before answering,
+# so that no entry cached before it is served afterwards. Whole seconds.
+AUTH_CREDENTIAL_CACHE_TTL = env_duration(env, "AUTH_CREDENTIAL_CACHE_TTL", timedelta(seconds=5))
 
 # --- django-allauth (65.x setting names: no deprecation warnings) -----------------------------
 # https://docs.allauth.org/en/latest/account/configuration.html

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailConfirmation, EmailConfirmationHMAC
+from allauth.core import context as allauth_context
 from django.conf import settings
 from django.http import HttpRequest
 
@@ -30,6 +31,21 @@ class AccountAdapter(DefaultAccountAdapter):
     ) -> str:
         return email_confirmation_url(key=emailconfirmation.key)
 
+    # A security notice (allauth's send_notification_mail) names the request's IP and browser; a
+    # password set by `manage.py changepassword` or a script has none and still gets its notice.
+    def get_client_ip(self, request: HttpRequest | None) -> str:
+        if request is None:
+            return "none (not a web request)"
+        return str(super().get_client_ip(request))
+
+    def get_http_user_agent(self, request: HttpRequest | None) -> str:
+        if request is None:
+            return "a server-side command or script"
+        return str(super().get_http_user_agent(request))
+
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        # allauth's send_mail, with the site from settings: allauth's reads the request's Host,
+        # and there is no request behind `changepassword` or a script.
         site = ConfiguredSite(name=PROJECT_NAME, domain=urlsplit(settings.SITE_URL).netloc)
-        super().send_mail(template_prefix, email, {**context, "current_site": site})
+        full = {"request": allauth_context.request, "email": email, **context}
+        self.render_mail(template_prefix, email, {**full, "current_site": site}).send()

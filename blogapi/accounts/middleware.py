@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from blogapi.accounts.services.credentials import user_session_record
 from blogapi.core.clients import UNKNOWN_IP, client_ip
 
 logger = logging.getLogger(__name__)
@@ -38,9 +39,14 @@ class SessionLastSeenMiddleware:
                 if seen is None or now - seen >= interval:
                     # Two racing requests may both write: the same idempotent UPDATE, twice.
                     cache.set(seen_key, now, timeout=2 * interval.total_seconds())
-                    UserSession.objects.filter(session_key=session_key).update(
+                    listed = UserSession.objects.filter(session_key=session_key).update(
                         last_seen_at=now, ip=client_ip(request) or UNKNOWN_IP
                     )
+                    user = request.user
+                    if not listed and user.is_authenticated:
+                        # A signed-in session nobody listed: Django gave it a new key after a
+                        # password change (update_session_auth_hash), e.g. on the admin's page.
+                        user_session_record(request=request, user=user)  # type: ignore[arg-type]
             except Exception:  # bookkeeping: a cache or database outage must not fail a request
                 logger.warning("session last-seen not recorded", exc_info=True)
         return response

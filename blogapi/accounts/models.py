@@ -13,7 +13,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.db import models
+from django.db import models, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 TOKEN_PREFIX = "blogapi_"  # noqa: S105 - a public marker for secret scanners, not a secret
@@ -34,20 +35,92 @@ def canonical_email(email: str) -> str:
     return unicodedata.normalize("NFKC", email.strip()).upper().casefold()
 
 
+# Sent by User.save() inside its transaction; blogapi.accounts.signals revokes credentials.
+password_hash_changed = Signal()  # kwargs: user
+user_deactivated = Signal()  # kwargs: user
+
+
 class User(AbstractUser):
-    """A blog author or reader; authentication data lives in allauth and the token tables."""
+    """A blog author or reader; authentication data lives in allauth and the token tables.
+
+    Whatever path saves a new password hash (the API, the admin, `changepassword`, any code
+    calling set_password() and save()) or deactivates the user, save() announces it, and every
+    credential of the user is revoked (blogapi.accounts.signals). A hash that only changes
+    encoding at login (a hasher upgrade) is the same password and revokes nothing.
+    """
 
     # NULL, not '', for users without an address: unique allows many NULLs but one ''.
     email_canonical = models.CharField(  # noqa: DJ001
         max_length=254, unique=True, null=True, editable=False
     )
 
+    # The stored password hash and active flag as last read or written (None: unknown), and
+    # whether set_password() gave this instance a new password since.
+    _stored_password: str | None = None
+    _stored_is_active: bool | None = None
+    _password_set = False
+    _rehashing = False
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> "User":
+        user = super().from_db(db, field_names, values)
+        user._remember_stored_state()
+        return user
+
+    def _remember_stored_state(self) -> None:
+        deferred = self.get_deferred_fields()
+        self._stored_password = None if "password" in deferred else self.password
+        self._stored_is_active = None if "is_active" in deferred else self.is_active
+        self._password_set = False
+
+    def set_password(self, raw_password: str | None) -> None:
+        super().set_password(raw_password)
+        self._password_set = not self._rehashing
+
+    def set_unusable_password(self) -> None:
+        super().set_unusable_password()
+        self._password_set = True
+
+    def check_password(self, raw_password: str) -> bool:
+        # Django re-hashes a right password with the preferred hasher and saves it: the same
+        # password, so nothing is revoked.
+        self._rehashing = True
+        try:
+            return super().check_password(raw_password)
+        finally:
+            self._rehashing = False
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.email_canonical = canonical_email(self.email) or None
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "email" in update_fields:
             kwargs["update_fields"] = {*update_fields, "email_canonical"}
-        super().save(*args, **kwargs)
+        saved = _saved_fields(self, update_fields)
+        new_password = (
+            self.pk is not None  # a new user has no credentials yet
+            and "password" in saved
+            and not self._rehashing
+            and (
+                self._password_set
+                or (self._stored_password is not None and self.password != self._stored_password)
+            )
+        )
+        deactivated = "is_active" in saved and self._stored_is_active is True and not self.is_active
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if new_password:
+                password_hash_changed.send(sender=User, user=self)
+            if deactivated:
+                user_deactivated.send(sender=User, user=self)
+        self._remember_stored_state()
+
+
+def _saved_fields(user: User, update_fields: Any) -> set[str]:
+    """The attribute names save() writes: the update_fields, else every loaded field."""
+    if update_fields is not None:
+        return set(update_fields)
+    deferred = user.get_deferred_fields()
+    return {f.attname for f in user._meta.concrete_fields if f.attname not in deferred}
 
 
 class DeviceTokenQuerySet(models.QuerySet["DeviceToken"]):

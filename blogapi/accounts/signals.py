@@ -1,15 +1,22 @@
-"""Signal receivers: log logins as auth events, and list every browser session a login opens."""
+"""Signal receivers: auth events, browser sessions listed, and revocation as an invariant.
+
+The last receivers hold where the state changes, whatever path changes it: a new password hash
+or a deactivation (User.save()), a user's deletion, and any token row deleted (the cache).
+"""
 
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.db.models.signals import post_delete, pre_delete
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from blogapi.accounts import token_cache
 from blogapi.accounts.events import auth_event, login_succeeded
 from blogapi.accounts.limits import login_user_id
-from blogapi.accounts.models import User
-from blogapi.accounts.services.credentials import user_session_record
+from blogapi.accounts.models import DeviceToken, User, password_hash_changed, user_deactivated
+from blogapi.accounts.services.credentials import credentials_revoke_all, user_session_record
+from blogapi.accounts.services.password import password_hash_changed_revoke
 
 
 @receiver(user_logged_in)
@@ -36,3 +43,27 @@ def auth_event_on_login_failure(sender: Any, credentials: dict[str, Any], **kwar
     identifier = credentials.get("username") or credentials.get("email")
     user_id = login_user_id(identifier) if isinstance(identifier, str) else None
     auth_event("login.failed", user_id=user_id)
+
+
+@receiver(password_hash_changed)
+def credentials_revoke_on_new_password(sender: Any, user: User, **kwargs: Any) -> None:
+    """Every credential but the one the changing flow keeps (none outside the API)."""
+    password_hash_changed_revoke(user=user)
+
+
+@receiver(user_deactivated)
+def credentials_revoke_on_deactivation(sender: Any, user: User, **kwargs: Any) -> None:
+    """All of them: a reactivation brings none back."""
+    credentials_revoke_all(user=user)
+
+
+@receiver(pre_delete, sender=User)
+def credentials_revoke_on_deletion(sender: Any, instance: User, **kwargs: Any) -> None:
+    """Before the cascade: browser sessions live in the session store, out of its reach."""
+    credentials_revoke_all(user=instance)
+
+
+@receiver(post_delete, sender=DeviceToken)
+def token_cache_revoke(sender: Any, instance: DeviceToken, **kwargs: Any) -> None:
+    """However a token row goes (revoked, purged, cascaded), its cached entry goes with it."""
+    token_cache.revoked([instance.digest])

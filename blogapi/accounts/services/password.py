@@ -1,4 +1,14 @@
-"""Password flows: change (the old password checked under the login limits), reset mail, reset."""
+"""Password flows: change (the old password checked under the login limits), reset mail, reset.
+
+Revocation is not done here: whatever path saves a new password hash, User.save() announces it
+and password_hash_changed_revoke() runs (blogapi.accounts.signals). These flows only say, for
+their own save, which credential survives and which notice the owner gets.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 from allauth.account.adapter import get_adapter
 from allauth.account.forms import default_token_generator
@@ -19,6 +29,7 @@ from blogapi.accounts.links import password_reset_url
 from blogapi.accounts.models import User, canonical_email
 from blogapi.accounts.services.credentials import (
     BrowserSessions,
+    CredentialRef,
     credential_in_use,
     credentials_revoke_all,
     user_session_record,
@@ -27,6 +38,39 @@ from blogapi.core import ratelimit
 
 RESET_PER_ADDRESS = "password_reset_address"
 _INVALID = ["Invalid value"]
+
+
+@dataclass(frozen=True)
+class PasswordChange:
+    """How a new password is announced: the credential kept, the auth event, the mailed notice."""
+
+    keep: CredentialRef | None = None
+    event: str = "password.changed"
+    notice: str = "account/email/password_changed"
+
+
+# Outside our flows (the admin, `changepassword`, a script): nothing kept, the change notice.
+_current_change: ContextVar[PasswordChange | None] = ContextVar("password_change", default=None)
+
+
+@contextmanager
+def _announced_as(change: PasswordChange) -> Iterator[None]:
+    token = _current_change.set(change)
+    try:
+        yield
+    finally:
+        _current_change.reset(token)
+
+
+def password_hash_changed_revoke(*, user: User) -> None:
+    """A new password hash was saved, by any path: revoke every credential but the one kept.
+
+    Logged and mailed as the flow that saved it says (a change by default).
+    """
+    change = _current_change.get() or PasswordChange()
+    auth_event(change.event, user_id=user.pk)
+    credentials_revoke_all(user=user, keep=change.keep)
+    get_adapter().send_notification_mail(change.notice, user)
 
 
 def _new_password_form(user: User, new_password1: str, new_password2: str) -> SetPasswordForm:
@@ -55,17 +99,16 @@ def password_change(
     login_attempt_succeeded(account)
     form = _new_password_form(user, new_password1, new_password2)
     with transaction.atomic():
-        form.save()
+        form.save(commit=False)
         keep = credential_in_use(request)
         if keep is None or keep.kind == BrowserSessions.name:
             # The session that made the change stays signed in, under a new key.
             update_session_auth_hash(request, user)
             keep = credential_in_use(request)
-        auth_event("password.changed", user_id=user.pk)
-        credentials_revoke_all(user=user, keep=keep)
+        with _announced_as(PasswordChange(keep=keep)):
+            user.save()
         if keep is not None and keep.kind == BrowserSessions.name:
             user_session_record(request=request, user=user)
-    get_adapter(request).send_notification_mail("account/email/password_changed", user)
 
 
 def password_reset_email_send(*, request: HttpRequest, email: str) -> None:
@@ -111,9 +154,9 @@ def password_reset_confirm(
     if not default_token_generator.check_token(user, token):
         raise ValidationError({"token": _INVALID})
     form = _new_password_form(user, new_password1, new_password2)
-    form.save()
-    auth_event("password.reset", user_id=user.pk)
-    credentials_revoke_all(user=user)
+    with _announced_as(
+        PasswordChange(event="password.reset", notice="account/email/password_reset")
+    ):
+        form.save()
     login_failures_clear(user=user)
-    get_adapter(request).send_notification_mail("account/email/password_reset", user)
     return user

@@ -142,6 +142,8 @@ SIGNUP = {"username": "dave", "email": "dave@example.com", "password1": PASSWORD
 CHANGE = {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
 
 # Endpoint: (the request, or how to prepare it; the most queries it may take at any size).
+# Deleting tokens reads their rows first (their cached entries go with them: a post_delete
+# receiver), and the password hash, kept out of the token lookup, is read where it is needed.
 CASES: dict[str, tuple[Call | Callable[[World], Call], int]] = {
     "post create": (Call("post", "/api/v1/", {"title": "New", "body": "Text"}), 2),
     "post update": (Call("patch", "/api/v1/{post}/", {"title": "Edited"}), 3),
@@ -150,18 +152,18 @@ CASES: dict[str, tuple[Call | Callable[[World], Call], int]] = {
     "users list, next page": (lambda w: next_page(w, "/api/v1/users/"), 2),
     "user detail": (Call("get", "/api/v1/users/{alice}/"), 2),
     "own details": (Call("get", f"{AUTH}user/"), 1),
-    "tokens list": (Call("get", f"{AUTH}tokens/"), 4),
+    "tokens list": (Call("get", f"{AUTH}tokens/"), 5),
     "token revoke": (Call("delete", f"{AUTH}tokens/token-{{token}}/"), 3),
-    "logout": (Call("post", f"{AUTH}logout/"), 2),
-    "logout everywhere": (Call("post", f"{AUTH}logout-all/"), 7),
-    "login": (Call("post", f"{AUTH}login/", {"username": "alice", "password": PASSWORD}, True), 12),
-    "registration": (Call("post", REGISTER, SIGNUP | {"password2": PASSWORD}, True), 19),
+    "logout": (Call("post", f"{AUTH}logout/"), 3),
+    "logout everywhere": (Call("post", f"{AUTH}logout-all/"), 8),
+    "login": (Call("post", f"{AUTH}login/", {"username": "alice", "password": PASSWORD}, True), 13),
+    "registration": (Call("post", REGISTER, SIGNUP | {"password2": PASSWORD}, True), 21),
     "password change": (Call("post", f"{AUTH}password/change/", CHANGE), 20),
     "password reset": (
         Call("post", f"{AUTH}password/reset/", {"email": "alice@example.com"}, True),
         5,
     ),
-    "password reset confirm": (password_reset_confirm, 15),
+    "password reset confirm": (password_reset_confirm, 18),
     "verify e-mail": (verify_email, 11),
     "resend e-mail": (resend_email, 6),
 }
