@@ -46,7 +46,7 @@ class SessionLastSeenMiddleware:
                     if not listed and user.is_authenticated:
                         # A signed-in session nobody listed: Django gave it a new key after a
                         # password change (update_session_auth_hash), e.g. on the admin's page.
-                        user_session_record(request=request, user=user)  # type: ignore[arg-type]
+                        user_session_record(request=request, user=user)
             except Exception:  # bookkeeping: a cache or database outage must not fail a request
                 logger.warning("session last-seen not recorded", exc_info=True)
         return response

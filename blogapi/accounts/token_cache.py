@@ -6,9 +6,10 @@ trip (`get_many` of the current epoch and the token's entry); the database is re
 entry is missing or was written under an older epoch.
 
 Why revocation stays immediate, on every server, through a cache outage and its recovery:
-- Revoking writes a tombstone over the token's entry once the transaction commits, before the
-  revoking request answers. Lookups only ever *add* entries (never overwrite), so a lookup that
-  read the database just before the revocation cannot put the token back.
+- Revoking writes a tombstone over the token's entry, at the deletion and again at the commit,
+  before the revoking request answers; a tombstone sends lookups to the database. Lookups only
+  ever *add* entries (never overwrite), so one that read the database just before the
+  revocation cannot put the token back.
 - Entries are valid only under the epoch they were written in; an epoch is a random value that
   lives AUTH_CREDENTIAL_CACHE_TTL and is then replaced by the first lookup that misses it.
 - A revocation that cannot reach the cache (an outage) waits AUTH_CREDENTIAL_CACHE_TTL before
@@ -17,8 +18,8 @@ Why revocation stays immediate, on every server, through a cache outage and its 
 """
 
 import logging
+import math
 import secrets
-import threading
 import time
 from collections.abc import Iterable
 
@@ -34,9 +35,6 @@ EPOCH_KEY = "credentials:epoch"
 ENTRY_PREFIX = "credentials:token:"
 TOUCHED_PREFIX = "credentials:touched:"  # when a cached token's last use was last written
 REVOKED = "revoked"
-
-# Digests of tokens deleted in this thread whose tombstones are not written yet (see revoked()).
-_pending = threading.local()
 
 
 def cache_is_shared() -> bool:
@@ -71,9 +69,7 @@ def token_lookup(digest: str) -> DeviceToken | None:
     try:
         found = cache.get_many([EPOCH_KEY, key, touched_key])
         entry, epoch = found.get(key), found.get(EPOCH_KEY)
-        if entry == REVOKED:
-            return None
-        if entry is not None and epoch is not None and entry[0] == epoch[0]:
+        if entry is not None and entry != REVOKED and epoch is not None and entry[0] == epoch[0]:
             token: DeviceToken = entry[1]
             last_written = found.get(touched_key)
             if last_written is not None and last_written > token.last_used_at:
@@ -91,7 +87,7 @@ def token_lookup(digest: str) -> DeviceToken | None:
     found_token = _from_database(digest)
     if found_token is not None and epoch is not None:
         # The entry dies with its epoch; add() never overwrites a tombstone or a newer entry.
-        remaining = int(epoch[1] + _ttl() - time.time())
+        remaining = math.ceil(epoch[1] + _ttl() - time.time())
         if remaining >= 1:
             try:
                 cache.add(key, (epoch[0], found_token), timeout=remaining)
@@ -113,44 +109,34 @@ def touched(token: DeviceToken) -> None:
 
 
 def revoked(digests: Iterable[str]) -> None:
-    """Tombstone these tokens' entries once the current transaction commits.
+    """Tombstone these tokens' entries now, and again when the transaction commits.
 
     Called for every deleted DeviceToken row (a post_delete receiver), so every path that
-    deletes a token, from the API to the admin and cascades, goes through here.
+    deletes a token, from the API to the admin and cascades, goes through here. A tombstone only
+    sends lookups to the database, which decides: a deletion rolled back leaves a working token.
     """
     if not cache_is_shared():
         return
-    pending: set[str] | None = getattr(_pending, "digests", None)
-    if pending is None:
-        pending = _pending.digests = set()
-    pending.update(digests)
-    transaction.on_commit(_write_tombstones)
-
-
-def _write_tombstones() -> None:
-    """One cache write for all tokens revoked by the commit that just happened."""
-    pending: set[str] = getattr(_pending, "digests", set())
-    if not pending:
-        return  # an earlier callback of the same commit wrote them
-    _pending.digests = set()
-    try:
-        # A deletion rolled back still has its row: it is not revoked and must keep working.
-        gone = pending - set(
-            DeviceToken.objects.filter(digest__in=pending).values_list("digest", flat=True)
-        )
-    except Exception:  # cannot tell: refusing a live token for a while beats serving a dead one
-        logger.warning("revoked tokens not checked; all tombstoned", exc_info=True)
-        gone = pending
-    if not gone:
+    tombstones = {_entry_key(digest): REVOKED for digest in digests}
+    if not tombstones:
         return
+    if not _write(tombstones):
+        transaction.on_commit(_wait_out_the_epoch)
+        return
+    # Again at commit: a tombstone must outlive every epoch older than the commit.
+    transaction.on_commit(lambda: _write(tombstones) or _wait_out_the_epoch())
+
+
+def _write(tombstones: dict[str, str]) -> bool:
     try:
-        cache.set_many({_entry_key(digest): REVOKED for digest in gone}, timeout=2 * _ttl())
+        cache.set_many(tombstones, timeout=2 * _ttl())
     except Exception:
-        logger.warning(
-            "credential cache unreachable while revoking %d token(s): waiting %d s so that no "
-            "entry cached before the revocation can be trusted again",
-            len(gone),
-            _ttl(),
-            exc_info=True,
-        )
-        time.sleep(_ttl() + 1)
+        logger.warning("credential cache unreachable while revoking", exc_info=True)
+        return False
+    return True
+
+
+def _wait_out_the_epoch() -> None:
+    """After a revocation the cache could not hear: answer once no older epoch can be trusted."""
+    logger.warning("waiting %d s so that no token cached before the revocation is trusted", _ttl())
+    time.sleep(_ttl() + 1)
