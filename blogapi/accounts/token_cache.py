@@ -123,8 +123,13 @@ def revoked(digests: Iterable[str]) -> None:
     if not _write(tombstones):
         transaction.on_commit(_wait_out_the_epoch)
         return
-    # Again at commit: a tombstone must outlive every epoch older than the commit.
-    transaction.on_commit(lambda: _write(tombstones) or _wait_out_the_epoch())
+    transaction.on_commit(lambda: _write_again(tombstones))
+
+
+def _write_again(tombstones: dict[str, str]) -> None:
+    """At the commit: a tombstone must outlive every epoch older than the commit."""
+    if not _write(tombstones):
+        _wait_out_the_epoch()
 
 
 def _write(tombstones: dict[str, str]) -> bool:
