@@ -163,6 +163,15 @@ class RedisServer:
             self.process.wait(timeout=10)
             self.process = None
 
+    def pause(self) -> None:
+        """Unreachable but keeping its data, as behind a network partition (SIGSTOP)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
 
 class SmtpPeer:
     """aiosmtpd collecting every message it receives."""

@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis
 import requests
 
 from blogapi.core.tests.processes import (
@@ -34,6 +35,7 @@ pytestmark = pytest.mark.system
 
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a brand new passphrase"
+CREDENTIAL_CACHE_TTL = 15  # seconds
 
 _required_tools = require_tools()
 
@@ -53,7 +55,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("system")
     with services(os.environ.get("HOME", str(tmp_path_factory.getbasetemp()))) as running:
         manage(running.env, "migrate", "--noinput")
-        a, b = AppServer(running.env, root / "a.log"), AppServer(running.env, root / "b.log")
+        # Cached tokens outlive Redis's 2 s timeouts, so that an outage can end within an epoch.
+        env = {**running.env, "AUTH_CREDENTIAL_CACHE_TTL": str(CREDENTIAL_CACHE_TTL)}
+        a, b = AppServer(env, root / "a.log"), AppServer(env, root / "b.log")
         try:
             a.start()
             b.start()
@@ -351,6 +355,33 @@ def test_with_redis_stopped_reads_work_and_logins_fail_closed(stack: Stack) -> N
 
     wait_for(lambda: login(stack.b, name).status_code == 200, 20, "login after Redis returns")
     assert status_with(stack.a, key) == 200
+
+
+def test_a_logout_while_redis_is_unreachable_stays_in_force_when_redis_returns(
+    stack: Stack,
+) -> None:
+    key = register(stack.a.url, unique_name("oona"), PASSWORD)
+    redis.Redis(port=stack.redis.port).flushdb()  # the next lookup starts a cache epoch
+    assert status_with(stack.a, key) == 200
+    epoch_started = time.monotonic()
+    assert status_with(stack.b, key) == 200  # both servers' lookups now cached in Redis
+
+    # Paused rather than stopped: Redis comes back holding the cached entry nobody could delete.
+    stack.redis.pause()
+    try:
+        logout = requests.post(
+            f"{stack.a.url}/api/v1/dj-rest-auth/logout/", headers=auth(key), timeout=60
+        )
+        assert logout.status_code == 200, logout.text
+        # The logout answered only once the epoch of the cached entry was over.
+        assert time.monotonic() - epoch_started > CREDENTIAL_CACHE_TTL
+        # The database refuses the key meanwhile; the failure cannot be charged to the caller's
+        # budget in Redis, and the limiter fails closed: 503 rather than 401.
+        assert status_with(stack.b, key) in (401, 503)
+    finally:
+        stack.redis.resume()
+
+    assert [status_with(server, key) for server in (stack.a, stack.b) * 3] == [401] * 6
 
 
 def test_servers_logs_hold_no_secrets(stack: Stack) -> None:
