@@ -253,6 +253,10 @@ AUTH_TOKEN_MAX_PER_USER = env_positive_int(env, "AUTH_TOKEN_MAX_PER_USER", 50)
 # at most this long, and a revocation that cannot reach Redis waits this long before answering,
 # so that no entry cached before it is served afterwards. Whole seconds.
 AUTH_CREDENTIAL_CACHE_TTL = env_duration(env, "AUTH_CREDENTIAL_CACHE_TTL", timedelta(seconds=5))
+# With REDIS_URL, post reads (list pages, details) are cached (blogapi.posts.read_cache) under a
+# version every post write replaces; the version lives this long, which bounds how stale an
+# answer can be after a write made while Redis was unreachable. Whole seconds.
+POSTS_CACHE_TTL = env_duration(env, "POSTS_CACHE_TTL", timedelta(seconds=5))
 
 # --- django-allauth (65.x setting names: no deprecation warnings) -----------------------------
 # https://docs.allauth.org/en/latest/account/configuration.html

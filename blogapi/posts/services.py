@@ -6,11 +6,11 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Subquery
 from django.utils import timezone
 
 from blogapi.accounts.models import User
 from blogapi.posts.models import Post
+from blogapi.posts.read_cache import posts_changed
 
 DEMO_BATCH_SIZE = 5000
 
@@ -50,11 +50,13 @@ def demo_posts_ensure(*, user: User, count: int) -> int:
     posts = Post.objects.filter(author=user)
     existing = posts.count()
     if existing > count:
-        # One DELETE with a subquery: no rows are loaded (Post has no dependants or signals).
-        surplus = posts.order_by("-created_at", "-id").values("pk")[count:]
-        Post.objects.filter(pk__in=Subquery(surplus)).delete()
+        surplus = list(posts.order_by("-created_at", "-id").values_list("pk", flat=True)[count:])
+        for start in range(0, len(surplus), DEMO_BATCH_SIZE):
+            _posts_delete(surplus[start : start + DEMO_BATCH_SIZE])
     for start in range(existing, count, DEMO_BATCH_SIZE):
         _posts_insert(user, range(start + 1, min(start + DEMO_BATCH_SIZE, count) + 1), count)
+    if existing != count:
+        posts_changed()  # neither the raw insert nor the subquery DELETE sends signals
     return count - existing
 
 
@@ -75,4 +77,18 @@ def _posts_insert(user: User, numbers: range, count: int) -> None:
             f"INSERT INTO {Post._meta.db_table} "  # noqa: S608 - the table name is ours
             "(author_id, title, body, created_at, updated_at) VALUES (%s, %s, %s, %s, %s)",
             rows,
+        )
+
+
+def _posts_delete(pks: list[int]) -> None:
+    """Delete these posts in one statement, without loading them.
+
+    Raw, like the insert: QuerySet.delete() loads every row to send post_delete (the read cache
+    listens), and the one cache update for the whole batch is made by the caller.
+    """
+    placeholders = ", ".join(["%s"] * len(pks))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {Post._meta.db_table} WHERE id IN ({placeholders})",  # noqa: S608
+            pks,
         )

@@ -1,13 +1,18 @@
 """Post endpoints: list/create at /api/v1/, read/update/delete at /api/v1/<pk>/."""
 
+from typing import Any
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, permissions
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from blogapi.core.pagination import NewestFirstCursorPagination
 from blogapi.posts.models import Post
 from blogapi.posts.permissions import IsAuthorOrReadOnly
+from blogapi.posts.read_cache import cached_read
 from blogapi.posts.schema import POST_LIST_EXAMPLES, POST_WRITE_EXAMPLES
 from blogapi.posts.selectors import post_list
 from blogapi.posts.serializers import PostSerializer
@@ -27,6 +32,12 @@ class PostListCreateView(generics.ListCreateAPIView):
     def get_queryset(self) -> QuerySet[Post]:
         return post_list()
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # The same page for every signed-in caller: one cached answer serves them all.
+        return cached_read(
+            request, lambda: super(PostListCreateView, self).list(request, *args, **kwargs)
+        )
+
     def perform_create(self, serializer: BaseSerializer[Post]) -> None:
         serializer.save(author=self.request.user)
 
@@ -43,3 +54,9 @@ class PostDetailView(generics.RetrieveUpdateDestroyAPIView):
 
     def get_queryset(self) -> QuerySet[Post]:
         return post_list()
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # IsAuthorOrReadOnly lets every signed-in caller read any post: one cached answer each.
+        return cached_read(
+            request, lambda: super(PostDetailView, self).retrieve(request, *args, **kwargs)
+        )
