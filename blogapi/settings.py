@@ -145,10 +145,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # cost more than the rest of a token-authenticated read (docs/benchmarks.md).
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 else:
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # Django's backend; its health check skips `SELECT 1` while the socket is quiet.
-        DATABASES["default"]["ENGINE"] = "blogapi.core.postgresql"
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    # A reused connection the server ended (restart, idle timeout) is replaced before a request
+    # uses it: Django's `SELECT 1` before the first query of each request.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # A stopped or unreachable server fails a request in seconds (503), not a hang.
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(

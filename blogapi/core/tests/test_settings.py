@@ -91,7 +91,7 @@ def test_urls_configure_database_cache_and_mail() -> None:
 
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "'blogapi.core.postgresql'" in out
+    assert "'django.db.backends.postgresql'" in out
     assert "5433" in out
     assert "RedisCache" in out
     assert "'mail.internal', 2525" in out
