@@ -115,7 +115,8 @@ def _warm() -> None:
     import_string(settings.MESSAGE_STORAGE)
     import_string(settings.SESSION_SERIALIZER)
     if settings.REDIS_URL:
-        importlib.import_module("redis")  # the cache and the rate limits' client, opened on use
+        importlib.import_module("django_redis.cache")  # the cache's client, opened on use
+        importlib.import_module("redis")  # and the rate limits'
 
 
 def pre_fork(server: object, worker: object) -> None:

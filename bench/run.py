@@ -223,15 +223,32 @@ def postgres_and_redis() -> Iterator[tuple[dict[str, str], str] | None]:
         reset(create=False)
 
 
+# Issue 15's ratio goals: on PostgreSQL + Redis absolute; on SQLite, the figures of the run before
+# the hand-made SQL layer was removed (docs/benchmarks.md, "Before"), "no worse than today".
+RATIO_GOALS = {
+    "SQLite": {"list": 0.52, "deeper": 0.30, "detail": 0.60},
+    "PostgreSQL + Redis": {"list": 0.40, "deeper": 0.40, "detail": 0.45},
+}
+
+
 def goals(b: Backend) -> list[tuple[str, str, bool]]:
     """Each goal: its name, its figure on `b`, whether it is met."""
-    first, deeper, detail = (b.ratio(key) for key in ("list", "deeper", "detail"))
+    wanted = RATIO_GOALS[b.name]
+    ratios = [
+        (f"{label} x ceiling ≥ goal", b.ratio(key), wanted[key])
+        for key, label in (
+            ("list", "List, first page"),
+            ("deeper", "List, 6th page"),
+            ("detail", "Post detail"),
+        )
+    ]
     size = b.median("large_page") / b.median("small_page")
     login, growth = b.median("login"), b.growth()
     return [
-        ("List, first page ≥ 0.40 x ceiling", f"{first:.2f} x", first >= 0.40),
-        ("List, 6th page ≥ 0.40 x ceiling", f"{deeper:.2f} x", deeper >= 0.40),
-        ("Post detail ≥ 0.45 x ceiling", f"{detail:.2f} x", detail >= 0.45),
+        *[
+            (name, f"{ratio:.2f} x (goal {goal:.2f})", ratio >= goal)
+            for name, ratio, goal in ratios
+        ],
         ("First page of 10 at 100,000 posts ≥ 0.9 x at 10 posts", f"{size:.2f} x", size >= 0.9),
         ("Login ≥ 40 req/s", f"{login:.0f} req/s", login >= 40),
         ("A worker's PSS within 5 MB of its warm-up figure", f"{growth:+.1f} MB", growth <= 5),
