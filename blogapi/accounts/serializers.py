@@ -5,6 +5,7 @@ from typing import Any
 from allauth.account import app_settings as allauth_settings
 from allauth.account.adapter import get_adapter
 from dj_rest_auth import serializers as rest_auth_serializers
+from dj_rest_auth.app_settings import api_settings as rest_auth_settings
 from dj_rest_auth.registration.serializers import RegisterSerializer
 from rest_framework import serializers
 
@@ -52,6 +53,39 @@ class TokenOutputSerializer(serializers.Serializer):
     """`{"key": ...}`: the new token's key, shown this once and never again."""
 
     key = serializers.CharField(read_only=True)
+
+
+class JwtOutputSerializer(serializers.Serializer):
+    """dj-rest-auth's JWT shape: a short access JWT and the family's next refresh token.
+
+    With AUTH_JWT_COOKIES the refresh token is only in its HttpOnly cookie, never in the body;
+    `user` (the `user/` fields) follows a login, not a refresh.
+    """
+
+    access = serializers.CharField(
+        read_only=True, help_text="Send as `Authorization: Bearer <access>`."
+    )
+    refresh = serializers.CharField(
+        read_only=True,
+        required=False,
+        help_text="Single use: POST it to token/refresh/ for the next pair. Absent in cookie mode.",
+    )
+    access_expiration = serializers.DateTimeField(read_only=True)
+    refresh_expiration = serializers.DateTimeField(read_only=True)
+    user = rest_auth_settings.USER_DETAILS_SERIALIZER(read_only=True, required=False)
+
+
+# The longest refresh token or access JWT we issue is well below these; longer is junk.
+class JwtRefreshInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField(
+        max_length=128,
+        required=False,
+        help_text="The refresh token from the login or the last refresh (or its cookie).",
+    )
+
+
+class JwtVerifyInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=2048, help_text="An access token.")
 
 
 class RegisterInputSerializer(RegisterSerializer):
