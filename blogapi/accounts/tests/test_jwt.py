@@ -4,7 +4,7 @@ import base64
 import hashlib
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt as pyjwt
@@ -81,8 +81,8 @@ def test_login_answers_dj_rest_auth_s_jwt_shape(alice: User) -> None:
     assert claims["exp"] - claims["iat"] == 300  # AUTH_JWT_ACCESS_TTL, 5 minutes
     assert pyjwt.get_unverified_header(answer["access"])["alg"] == "HS256"
     assert "kid" in pyjwt.get_unverified_header(answer["access"])
-    access_expiration = timezone.datetime.fromisoformat(answer["access_expiration"])
-    refresh_expiration = timezone.datetime.fromisoformat(answer["refresh_expiration"])
+    access_expiration = datetime.fromisoformat(answer["access_expiration"])
+    refresh_expiration = datetime.fromisoformat(answer["refresh_expiration"])
     assert access_expiration.timestamp() == claims["exp"]
     assert abs(refresh_expiration - timezone.now() - django_settings.AUTH_TOKEN_IDLE_TTL) < (
         timedelta(seconds=5)
