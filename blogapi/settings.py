@@ -269,7 +269,9 @@ AUTH_JWT_COOKIES = env_flag(env, "AUTH_JWT_COOKIES", default=False)
 AUTH_JWT_ACCESS_TTL = env_duration(env, "AUTH_JWT_ACCESS_TTL", timedelta(minutes=5))
 AUTH_JWT_REUSE_GRACE = env_duration(env, "AUTH_JWT_REUSE_GRACE", timedelta(seconds=10))
 AUTH_JWT_SIGNING_KEY = env.str("AUTH_JWT_SIGNING_KEY", default="")
-AUTH_JWT_PREVIOUS_SIGNING_KEYS = env.list("AUTH_JWT_PREVIOUS_SIGNING_KEYS", default=[])
+AUTH_JWT_PREVIOUS_SIGNING_KEYS = [
+    key for key in env.list("AUTH_JWT_PREVIOUS_SIGNING_KEYS", default=[]) if key
+]
 if AUTH_JWT_COOKIES and not AUTH_JWT:
     raise ImproperlyConfigured("AUTH_JWT_COOKIES=true needs AUTH_JWT=true.")
 if not AUTH_JWT_SIGNING_KEY:

@@ -33,6 +33,26 @@ class DeviceTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
+class JwtScheme(OpenApiAuthenticationExtension):
+    """Documents `Authorization: Bearer <access JWT>` (AUTH_JWT=true), and its cookie."""
+
+    target_class = "blogapi.accounts.authentication.JwtAuthentication"
+    name = "jwtAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": (
+                "Access token from login, registration or token/refresh/, valid "
+                "AUTH_JWT_ACCESS_TTL (5 minutes); refused at once when its sign-in is revoked. "
+                "With AUTH_JWT_COOKIES it also comes as the HttpOnly `__Host-blogapi-access` "
+                "cookie; then unsafe methods need `X-CSRFToken`."
+            ),
+        }
+
+
 class SessionCookieScheme(SessionScheme):
     """drf-spectacular's cookie scheme, plus where the cookie comes from and the CSRF rule."""
 

@@ -434,7 +434,7 @@ def test_purge_command_deletes_only_expired_tokens(
 
     call_command("purge_expired_tokens")
 
-    assert "Deleted 1 expired token(s)." in capsys.readouterr().out
+    assert "Deleted 1 expired token(s) and 0 JWT sign-in(s)." in capsys.readouterr().out
     assert DeviceToken.objects.count() == 1
     assert works(fresh)
     assert not works(old)

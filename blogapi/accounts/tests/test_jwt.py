@@ -13,7 +13,8 @@ from allauth.account.forms import default_token_generator
 from allauth.account.utils import user_pk_to_url_str
 from django.conf import settings as django_settings
 from django.core import mail
-from django.test import RequestFactory
+from django.core.management import call_command
+from django.test import Client, RequestFactory
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -440,3 +441,142 @@ def test_an_access_token_issued_in_the_past_expires_after_its_lifetime(alice: Us
 
     assert status_with(old) == 401
     assert status_with(answer["access"]) == 200
+
+
+# --- Cookies for browsers -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def cookie_mode(settings: Any) -> None:
+    settings.AUTH_JWT_COOKIES = True
+    settings.SESSION_COOKIE_SECURE = True
+
+
+def browser_login(username: str = "alice") -> APIClient:
+    """A browser (CSRF enforced) signed in by the JWT cookie flow."""
+    browser = APIClient(enforce_csrf_checks=True)
+    response = browser.post(LOGIN, {"username": username, "password": PASSWORD}, format="json")
+    assert response.status_code == 200, response.content
+    assert "refresh" not in response.json()
+    return browser
+
+
+def csrf(browser: APIClient) -> dict[str, str]:
+    return {"HTTP_X_CSRFTOKEN": browser.cookies["csrftoken"].value}
+
+
+@pytest.mark.usefixtures("cookie_mode")
+def test_cookie_login_sets_httponly_secure_lax_cookies_and_keeps_refresh_out_of_the_body(
+    alice: User,
+) -> None:
+    response = APIClient().post(LOGIN, {"username": "alice", "password": PASSWORD}, format="json")
+
+    body = response.json()
+    assert set(body) == {"access", "access_expiration", "refresh_expiration", "user"}
+    access = response.cookies["__Host-blogapi-access"]
+    refresh_cookie = response.cookies["__Secure-blogapi-refresh"]
+    for cookie in (access, refresh_cookie):
+        assert cookie["httponly"] is True
+        assert cookie["secure"] is True
+        assert cookie["samesite"] == "Lax"
+    assert access["path"] == "/"
+    assert refresh_cookie["path"] == REFRESH
+    assert refresh_cookie.value.startswith("blogapi_rt_")
+    assert "csrftoken" in response.cookies
+
+
+@pytest.mark.usefixtures("cookie_mode")
+def test_without_secure_cookies_the_names_carry_no_prefix(alice: User, settings: Any) -> None:
+    settings.SESSION_COOKIE_SECURE = False
+
+    response = APIClient().post(LOGIN, {"username": "alice", "password": PASSWORD}, format="json")
+
+    assert response.cookies["blogapi-access"]["secure"] == ""
+    assert "blogapi-refresh" in response.cookies
+
+
+@pytest.mark.usefixtures("cookie_mode")
+def test_the_access_cookie_authenticates_reads_and_csrf_guards_writes(alice: User) -> None:
+    browser = browser_login()
+
+    assert browser.get(ME).status_code == 200
+    refused = browser.post("/api/v1/", {"title": "T", "body": "B"}, format="json")
+    assert refused.status_code == 403
+    assert "CSRF" in refused.json()["detail"]
+    allowed = browser.post("/api/v1/", {"title": "T", "body": "B"}, format="json", **csrf(browser))
+    assert allowed.status_code == 201, allowed.content
+
+
+@pytest.mark.usefixtures("cookie_mode")
+def test_refresh_by_cookie_needs_the_csrf_header_and_rotates_the_cookies(alice: User) -> None:
+    browser = browser_login()
+    before = browser.cookies["__Secure-blogapi-refresh"].value
+
+    assert browser.post(REFRESH, {}, format="json").status_code == 403
+    response = browser.post(REFRESH, {}, format="json", **csrf(browser))
+
+    assert response.status_code == 200, response.content
+    assert "refresh" not in response.json()
+    after = browser.cookies["__Secure-blogapi-refresh"].value
+    assert after != before
+    assert refresh(before).status_code == 401  # spent
+    assert browser.get(ME).status_code == 200
+
+
+@pytest.mark.usefixtures("cookie_mode")
+def test_logout_ends_the_family_and_clears_both_cookies(alice: User) -> None:
+    browser = browser_login()
+    stolen = browser.cookies["__Host-blogapi-access"].value
+
+    response = browser.post(LOGOUT, format="json", **csrf(browser))
+
+    assert response.status_code == 200
+    for name in ("__Host-blogapi-access", "__Secure-blogapi-refresh"):
+        assert response.cookies[name].value == ""
+        assert response.cookies[name]["max-age"] == 0
+    assert status_with(stolen) == 401
+    assert RefreshFamily.objects.count() == 0
+
+
+@pytest.mark.usefixtures("cookie_mode")
+def test_a_bearer_header_wins_over_the_cookie(alice: User, bob: User) -> None:
+    browser = browser_login("alice")
+    bob_access = jwt_login("bob")["access"]
+    browser.credentials(HTTP_AUTHORIZATION=f"Bearer {bob_access}")
+
+    assert browser.get(ME).json()["username"] == "bob"
+
+
+def test_expired_families_are_purged_by_the_daily_command(
+    alice: User, capsys: pytest.CaptureFixture[str]
+) -> None:
+    jwt_login()
+    kept = jwt_login()
+    RefreshFamily.objects.exclude(pk=claims_of(kept["access"])["fam"]).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    call_command("purge_expired_tokens")
+
+    assert "and 1 JWT sign-in(s)." in capsys.readouterr().out
+    assert list(RefreshFamily.objects.values_list("pk", flat=True)) == [
+        claims_of(kept["access"])["fam"]
+    ]
+
+
+def test_the_admin_lists_families_without_secrets(alice: User) -> None:
+    answer = jwt_login()
+    staff = User.objects.create_superuser("root", "root@example.com", "a long admin passphrase")
+    browser = Client()
+    browser.force_login(staff)
+
+    listing = browser.get("/admin/accounts/refreshfamily/")
+    user_page = browser.get(f"/admin/accounts/user/{alice.pk}/change/")
+
+    assert listing.status_code == 200
+    assert user_page.status_code == 200
+    family = RefreshFamily.objects.get()
+    for page in (listing, user_page):
+        assert family.label in page.content.decode()
+        assert family.digest not in page.content.decode()
+        assert answer["refresh"] not in page.content.decode()
