@@ -7,6 +7,7 @@ from allauth.account.adapter import get_adapter
 from dj_rest_auth import serializers as rest_auth_serializers
 from dj_rest_auth.app_settings import api_settings as rest_auth_settings
 from dj_rest_auth.registration.serializers import RegisterSerializer
+from django.conf import settings
 from rest_framework import serializers
 
 from blogapi.accounts.models import User, canonical_email
@@ -55,24 +56,28 @@ class TokenOutputSerializer(serializers.Serializer):
     key = serializers.CharField(read_only=True)
 
 
-class JwtOutputSerializer(serializers.Serializer):
+class JwtRefreshedSerializer(serializers.Serializer):
     """dj-rest-auth's JWT shape: a short access JWT and the family's next refresh token.
 
-    With AUTH_JWT_COOKIES the refresh token is only in its HttpOnly cookie, never in the body;
-    `user` (the `user/` fields) follows a login, not a refresh.
+    With AUTH_JWT_COOKIES the refresh token is only in its HttpOnly cookie, never in the body.
     """
 
     access = serializers.CharField(
         read_only=True, help_text="Send as `Authorization: Bearer <access>`."
     )
-    refresh = serializers.CharField(
-        read_only=True,
-        required=False,
-        help_text="Single use: POST it to token/refresh/ for the next pair. Absent in cookie mode.",
-    )
+    if not settings.AUTH_JWT_COOKIES:
+        refresh = serializers.CharField(
+            read_only=True,
+            help_text="Single use: POST it to token/refresh/ for the next pair.",
+        )
     access_expiration = serializers.DateTimeField(read_only=True)
     refresh_expiration = serializers.DateTimeField(read_only=True)
-    user = rest_auth_settings.USER_DETAILS_SERIALIZER(read_only=True, required=False)
+
+
+class JwtOutputSerializer(JwtRefreshedSerializer):
+    """What a JWT login answers: the tokens and the user (the `user/` fields)."""
+
+    user = rest_auth_settings.USER_DETAILS_SERIALIZER(read_only=True)
 
 
 # The longest refresh token or access JWT we issue is well below these; longer is junk.

@@ -42,14 +42,15 @@ from blogapi.accounts.schema import (
     USER_LIST_EXAMPLES,
     DetailSerializer,
     RegisteredSerializer,
+    SignedInSerializer,
 )
 from blogapi.accounts.serializers import (
     CredentialOutputSerializer,
     JwtOutputSerializer,
+    JwtRefreshedSerializer,
     JwtRefreshInputSerializer,
     JwtVerifyInputSerializer,
     PasswordResetConfirmSerializer,
-    TokenOutputSerializer,
     UserOutputSerializer,
     VerifyEmailInputSerializer,
     email_verification_is_mandatory,
@@ -99,18 +100,13 @@ def jwt_answer(
     }
     if settings.AUTH_JWT_COOKIES:
         del data["refresh"]  # only in its cookie, out of reach of scripts
+    shape: type[JwtRefreshedSerializer] = JwtRefreshedSerializer
     if user is not None:
-        data["user"] = rest_auth_settings.USER_DETAILS_SERIALIZER(
-            user, context={"request": request}
-        ).data
-    response = Response(JwtOutputSerializer(data).data, status=status_code)
+        data["user"], shape = user, JwtOutputSerializer
+    response = Response(shape(data, context={"request": request}).data, status=status_code)
     if settings.AUTH_JWT_COOKIES:
         jwt_cookies_set(response, request, issued=issued)
     return response
-
-
-# What a completed login answers: a per-device key, or with AUTH_JWT dj-rest-auth's JWT shape.
-LOGIN_ANSWER = JwtOutputSerializer if settings.AUTH_JWT else TokenOutputSerializer
 
 
 @extend_schema_view(get=extend_schema(examples=USER_LIST_EXAMPLES))
@@ -193,7 +189,9 @@ class RegisterView(BaseRegisterView):
         return {"key": self.issued_key}
 
 
-@extend_schema_view(post=extend_schema(responses={200: LOGIN_ANSWER}, examples=LOGIN_EXAMPLES))
+@extend_schema_view(
+    post=extend_schema(responses={200: SignedInSerializer}, examples=LOGIN_EXAMPLES)
+)
 class LoginView(BaseLoginView):
     """dj-rest-auth's login; only a login from an HTML form (browsable API) also opens a session.
 
@@ -235,7 +233,7 @@ class JwtRefreshView(APIView):
 
     @extend_schema(
         request=JwtRefreshInputSerializer,
-        responses={200: JwtOutputSerializer},
+        responses={200: JwtRefreshedSerializer},
         extensions={READS_CREDENTIALS: True},
     )
     def post(self, request: Request) -> Response:

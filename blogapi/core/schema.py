@@ -83,7 +83,7 @@ READS_CREDENTIALS = "x-reads-credentials"
 
 def _scheme() -> str:
     """The scheme a request without credentials is told to use: the one the login issues."""
-    return "Bearer" if settings.AUTH_JWT else "Token"
+    return 'Bearer realm="api"' if settings.AUTH_JWT else "Token"
 
 
 def _errors_for(method: str, path: str, operation: dict[str, Any]) -> dict[str, dict]:

@@ -461,7 +461,7 @@ def browser_login(username: str = "alice") -> APIClient:
     return browser
 
 
-def csrf(browser: APIClient) -> dict[str, str]:
+def csrf(browser: APIClient) -> dict[str, Any]:
     return {"HTTP_X_CSRFTOKEN": browser.cookies["csrftoken"].value}
 
 
