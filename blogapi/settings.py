@@ -80,7 +80,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: it times everything below and logs the final status (blogapi.core.logging).
+    # Outermost: every answer, an early refusal or an error page from any layer below, carries
+    # its length, so a client that stopped sending its body knows where the answer ends.
+    "blogapi.core.middleware.ContentLengthMiddleware",
+    # It times everything below and logs the final status (blogapi.core.logging).
     "blogapi.core.logging.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before anything that answers early (413, 404, redirects): browsers need CORS headers on it.
