@@ -123,9 +123,19 @@ def consume(scope: str, key: str) -> None:
         raise RateLimitExceeded(wait=result.retry_after)
 
 
+def _ip_key(request: HttpRequest | None) -> str:
+    """The per-IP counter a request is charged to; requests with no known IP share one."""
+    return (client_ip(request) if request is not None else None) or "unknown"
+
+
 def consume_for_ip(scope: str, request: HttpRequest | None) -> None:
-    """consume() charged to the request's client IP; requests with none share one counter."""
-    consume(scope, (client_ip(request) if request is not None else None) or "unknown")
+    """consume() charged to the request's client IP."""
+    consume(scope, _ip_key(request))
+
+
+def refund_for_ip(scope: str, request: HttpRequest | None) -> None:
+    """refund() of a consume_for_ip() charge."""
+    refund(scope, _ip_key(request))
 
 
 def refund(scope: str, key: str) -> None:
