@@ -139,16 +139,6 @@ def surface(
     return kind(alice)
 
 
-@pytest.fixture
-def rates(settings: Any) -> Callable[..., None]:
-    """Override some limits for one test: rates(login_ip="3/60")."""
-
-    def override(**scopes: str) -> None:
-        settings.RATE_LIMITS = {**settings.RATE_LIMITS, **scopes}
-
-    return override
-
-
 def test_successes_cost_no_budget_and_failures_still_lock(
     surface: Surface, rates: Callable[..., None]
 ) -> None:
