@@ -18,7 +18,7 @@ from django.db.models import F
 from django.http import HttpRequest
 from rest_framework.exceptions import APIException, Throttled
 
-from blogapi.core.clients import client_ip
+from blogapi.core.clients import client_ip, ip_rate_limit_key
 from blogapi.core.models import RateLimitBucket
 from blogapi.core.rates import Rate, parse_rate
 
@@ -124,8 +124,10 @@ def consume(scope: str, key: str) -> None:
 
 
 def _ip_key(request: HttpRequest | None) -> str:
-    """The per-IP counter a request is charged to; requests with no known IP share one."""
-    return (client_ip(request) if request is not None else None) or "unknown"
+    """The per-IP counter a request is charged to (an IPv6 client's by its network, see
+    ip_rate_limit_key); requests with no known IP share one."""
+    ip = client_ip(request) if request is not None else None
+    return ip_rate_limit_key(ip) if ip else "unknown"
 
 
 def consume_for_ip(scope: str, request: HttpRequest | None) -> None:
