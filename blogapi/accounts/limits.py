@@ -61,8 +61,7 @@ def login_attempt_succeeded(account: str, *, request: HttpRequest | None) -> Non
     more than the limit of password checks run at once for one account or one IP. A refund
     takes back one hit, never resets, so a success clears no earlier failure.
     """
-    ratelimit.refund(LOGIN_FAILURES, account)
-    ratelimit.refund_for_ip(LOGIN_IP, request)
+    ratelimit.refund((LOGIN_FAILURES, account), (LOGIN_IP, ratelimit.ip_key(request)))
 
 
 def login_failures_clear(*, user: User) -> None:
