@@ -13,6 +13,7 @@ from blogapi.core.env import (
     env_count,
     env_duration,
     env_flag,
+    env_int_between,
     env_positive_int,
     env_rate_limits,
 )
@@ -220,6 +221,9 @@ RATE_LIMITS = env_rate_limits(
         "resend_email_address": "3/900",
     },
 )
+# Per-IP limits count an IPv6 client by its network of this prefix length: one host usually holds
+# a whole /64, so per address it would have 2^64 budgets. 128 = per address. IPv4: per address.
+RATE_LIMIT_IPV6_PREFIX = env_int_between(env, "RATE_LIMIT_IPV6_PREFIX", default=64, low=1, high=128)
 # Argon2id first (new hashes); the others only verify older hashes, which are then upgraded.
 PASSWORD_HASHERS = [
     "blogapi.accounts.hashers.Argon2idPasswordHasher",

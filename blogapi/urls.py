@@ -4,11 +4,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from blogapi.accounts.admin import AdminPasswordChangeView
 from blogapi.core import health
 
 urlpatterns = [
     path("healthz", health.HealthzView.as_view(), name="healthz"),
     path("readyz", health.ReadyzView.as_view(), name="readyz"),
+    # Ahead of the admin's own route: its "change password" page, old password rate-limited.
+    path("admin/password_change/", admin.site.admin_view(AdminPasswordChangeView.as_view())),
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
     # Account routes first: `users/` and our e-mail pages must never fall to the post routes.

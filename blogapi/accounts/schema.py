@@ -58,8 +58,9 @@ class BasicCredentialsScheme(BasicScheme):
         return {
             **super().get_security_definition(auto_schema),
             "description": (
-                "Only with AUTH_BASIC_ENABLED=true; each request checks the password under the "
-                "login rate limits."
+                "Only with AUTH_BASIC_ENABLED=true. Each request checks the password (one "
+                "Argon2id hash) under the login rate limits: a wrong one counts toward the "
+                "account's and the IP's lock (then 429), a right one costs no budget."
             ),
         }
 
