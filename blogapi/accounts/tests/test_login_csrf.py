@@ -218,8 +218,8 @@ def test_a_json_registration_needs_no_csrf_token_and_opens_no_session(
 
 
 def test_a_refused_form_login_checks_no_password(browser: Client, alice: User) -> None:
-    # Five refused forms with a wrong password: none reaches the password check, so none counts
-    # towards the per-account lockout, and the right password still works afterwards.
+    # Six refused forms with a wrong password, one more than login_failures allows: none reaches
+    # the password check, so none counts towards the lockout and the right password still works.
     for _ in range(6):
         refused = form_post(
             browser, LOGIN, {"username": "alice", "password": "wrong password"}, "urlencoded"
