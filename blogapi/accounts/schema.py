@@ -42,9 +42,10 @@ class SessionCookieScheme(SessionScheme):
         return {
             **super().get_security_definition(auto_schema),
             "description": (
-                "The browsable API's session (`/api-auth/login/`, or an HTML-form login). "
-                "POST, PUT, PATCH and DELETE also need the `X-CSRFToken` header (from the "
-                "`csrftoken` cookie), else 403."
+                "The browsable API's session (`/api-auth/login/`, or an HTML-form login or "
+                "signup, which must itself pass the CSRF check: token from "
+                "`GET /api/v1/dj-rest-auth/csrf/`). POST, PUT, PATCH and DELETE also need the "
+                "`X-CSRFToken` header (from the `csrftoken` cookie), else 403."
             ),
         }
 
@@ -66,6 +67,7 @@ class BasicCredentialsScheme(BasicScheme):
 
 
 DetailSerializer = inline_serializer("Detail", {"detail": serializers.CharField()})
+CsrfTokenSerializer = inline_serializer("CsrfToken", {"csrf_token": serializers.CharField()})
 # Registration answers a key, or (mandatory verification) only that a mail was sent.
 RegisteredSerializer = PolymorphicProxySerializer(
     component_name="Registered",
@@ -113,6 +115,15 @@ REGISTER_EXAMPLES = [
         "Verification sent",
         {"detail": "Verification e-mail sent."},
         "With ACCOUNT_EMAIL_VERIFICATION=mandatory: confirm the address, then log in",
+    ),
+]
+
+CSRF_TOKEN_EXAMPLES = [
+    _response(
+        200,
+        "Token",
+        {"csrf_token": "p8Yq0VwL3nZk2RfT6uXb9sMdC4hJ7aEgK1oN5iWy0QvB3tLx8zUc2rGm6eHjS9fD"},
+        "Send it as X-CSRFToken (or csrfmiddlewaretoken) with a form login or signup",
     ),
 ]
 
