@@ -52,6 +52,16 @@ def _empty_cache() -> Iterator[None]:
 
 
 @pytest.fixture
+def rates(settings: Any) -> Callable[..., None]:
+    """Override some rate limits for one test: rates(login_ip="3/60")."""
+
+    def override(**scopes: str) -> None:
+        settings.RATE_LIMITS = {**settings.RATE_LIMITS, **scopes}
+
+    return override
+
+
+@pytest.fixture
 def user_factory(db: None) -> Callable[..., User]:
     """Build a user with a known password and (by default) a verified primary e-mail."""
 
@@ -154,6 +164,7 @@ def settings_in_subprocess(
         "EMAIL_URL",
         "FRONTEND_URL",
         "ACCOUNT_",
+        "RATE_LIMIT",
     )
     clean = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     return subprocess.run(  # noqa: S603 - fixed interpreter and code

@@ -8,12 +8,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from blogapi.core.env import (
     env_count,
     env_duration,
     env_flag,
+    env_int_between,
     env_positive_int,
     env_rate_limits,
 )
@@ -74,16 +76,24 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "dj_rest_auth.registration",
     "drf_spectacular",
+    # Swagger UI and Redoc as static files of our own (collectstatic), not from a CDN.
+    "drf_spectacular_sidecar",
     "corsheaders",
+    "csp",
     "blogapi.core",
     "blogapi.accounts",
     "blogapi.posts",
 ]
 
 MIDDLEWARE = [
-    # First: it times everything below and logs the final status (blogapi.core.logging).
+    # Outermost: every answer, an early refusal or an error page from any layer below, carries
+    # its length, so a client that stopped sending its body knows where the answer ends.
+    "blogapi.core.middleware.ContentLengthMiddleware",
+    # It times everything below and logs the final status (blogapi.core.logging).
     "blogapi.core.logging.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response, early answers included (CONTENT_SECURITY_POLICY).
+    "csp.middleware.CSPMiddleware",
     # Before anything that answers early (413, 404, redirects): browsers need CORS headers on it.
     "corsheaders.middleware.CorsMiddleware",
     # WhiteNoise: static files are answered before anything reads a session or the database.
@@ -218,6 +228,9 @@ RATE_LIMITS = env_rate_limits(
         "resend_email_address": "3/900",
     },
 )
+# Per-IP limits count an IPv6 client by its network of this prefix length: one host usually holds
+# a whole /64, so per address it would have 2^64 budgets. 128 = per address. IPv4: per address.
+RATE_LIMIT_IPV6_PREFIX = env_int_between(env, "RATE_LIMIT_IPV6_PREFIX", default=64, low=1, high=128)
 # Argon2id first (new hashes); the others only verify older hashes, which are then upgraded.
 PASSWORD_HASHERS = [
     "blogapi.accounts.hashers.Argon2idPasswordHasher",
@@ -363,6 +376,11 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "blogapi.core.schema.add_error_responses",
     ],
+    # The docs pages load Swagger UI and Redoc from our static files: a CDN script would run on
+    # the session cookie's origin, unpinned and unchecked (and the CSP below forbids it).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Static files, i18n -----------------------------------------------------------------------
@@ -403,6 +421,30 @@ CORS_EXPOSE_HEADERS = ["Retry-After", "X-Request-ID"]
 # https://docs.djangoproject.com/en/5.2/ref/middleware/#module-django.middleware.security
 
 
+# https://django-csp.readthedocs.io/en/latest/configuration.html
+# One policy on every response: HTML pages (browsable API, docs pages, our mailed-link pages,
+# admin) may run scripts only from this origin, and no page may be framed. django-csp rather than
+# a middleware of ours: Django 5.2 has no CSP of its own, and the library is a setting plus one
+# middleware, with nonces and per-view overrides should a page ever need them.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        # No 'unsafe-inline' or 'unsafe-eval': Swagger UI's init script is a file of its own
+        # (drf-spectacular's SpectacularSwaggerSplitView), Redoc's page has no inline script.
+        "script-src": [SELF],
+        # Inline styles only (the browsable API, Swagger UI, Redoc and our pages use them); CSS
+        # cannot run script.
+        "style-src": [SELF, UNSAFE_INLINE],
+        # Swagger UI's and Redoc's icons are data: URIs.
+        "img-src": [SELF, "data:"],
+        # Redoc's search runs in a worker built from a blob: URL of its own script.
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

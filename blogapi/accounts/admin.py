@@ -1,13 +1,24 @@
-"""Admin for users, their device tokens and JWT sign-ins (no secret is ever stored or shown)."""
+"""Admin for users, their device tokens and JWT sign-ins (no secret is ever stored or shown).
+
+Also the admin's own "change password" page, with the old password under the login limits.
+"""
+
+from typing import Any
 
 from allauth.usersessions.models import UserSession
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminPasswordChangeForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.views import PasswordChangeView
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase
+from django.urls import reverse_lazy
+from django.views.decorators.debug import sensitive_variables
 
 from blogapi.accounts.models import DeviceToken, RefreshFamily, User
 from blogapi.accounts.services.credentials import credentials_revoke_all
+from blogapi.accounts.services.password import password_check
 
 
 class DeviceTokenInline(admin.TabularInline):
@@ -76,3 +87,42 @@ class DeviceTokenAdmin(admin.ModelAdmin):
 @admin.register(RefreshFamily)
 class RefreshFamilyAdmin(DeviceTokenAdmin):
     """JWT sign-ins: `last used` is the last refresh; the refresh token's digest is not shown."""
+
+
+class RateLimitedPasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's own-password form; the old password is checked as a login is (429 past a limit).
+
+    Django's form calls user.check_password with no limit: a stolen staff session could guess
+    the password it does not know at hashing speed.
+    """
+
+    def __init__(self, user: User, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
+        super().__init__(user, *args, **kwargs)
+        self.request = request
+
+    @sensitive_variables("old_password")
+    def clean_old_password(self) -> str:
+        old_password: str = self.cleaned_data["old_password"]
+        if not password_check(request=self.request, user=self.user, password=old_password):
+            raise ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old_password
+
+
+class AdminPasswordChangeView(PasswordChangeView):
+    """What AdminSite.password_change serves (Django's view, the admin's template and context),
+    with the rate-limited form; routed ahead of the admin's URLs in blogapi/urls.py."""
+
+    form_class = RateLimitedPasswordChangeForm
+    success_url = reverse_lazy("admin:password_change_done")
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        request.current_app = admin.site.name
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "request": self.request}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**admin.site.each_context(self.request), **super().get_context_data(**kwargs)}

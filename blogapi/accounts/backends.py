@@ -26,5 +26,5 @@ class RateLimitedAuthenticationBackend(AuthenticationBackend):
             return None
         user = super().authenticate(request, **credentials)
         if user is not None:
-            login_attempt_succeeded(account)
+            login_attempt_succeeded(account, request=request)
         return user

@@ -51,9 +51,17 @@ def login_user_id(identifier: str) -> int | None:
     return account_user_id(_account_key(identifier))
 
 
-def login_attempt_succeeded(account: str) -> None:
-    """A right password: it does not count as a failure (interleaved successes reset nothing)."""
-    ratelimit.refund(LOGIN_FAILURES, account)
+def login_attempt_succeeded(account: str, *, request: HttpRequest | None) -> None:
+    """A right password costs no budget: both charges of login_attempt_start are taken back.
+
+    Why refunds rather than counting failures after the hash: a count made afterwards lets any
+    number of racing attempts pass the check before the first is counted. With the charge first
+    and the refund on success, each counter holds the failures plus the checks still running,
+    so an honest client (Basic pays a check on every request) never spends its budget, and no
+    more than the limit of password checks run at once for one account or one IP. A refund
+    takes back one hit, never resets, so a success clears no earlier failure.
+    """
+    ratelimit.refund((LOGIN_FAILURES, account), (LOGIN_IP, ratelimit.ip_key(request)))
 
 
 def login_failures_clear(*, user: User) -> None:

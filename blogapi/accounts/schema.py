@@ -63,9 +63,10 @@ class SessionCookieScheme(SessionScheme):
         return {
             **super().get_security_definition(auto_schema),
             "description": (
-                "The browsable API's session (`/api-auth/login/`, or an HTML-form login). "
-                "POST, PUT, PATCH and DELETE also need the `X-CSRFToken` header (from the "
-                "`csrftoken` cookie), else 403."
+                "The browsable API's session (`/api-auth/login/`, or an HTML-form login or "
+                "signup, which must itself pass the CSRF check: token from "
+                "`GET /api/v1/dj-rest-auth/csrf/`). POST, PUT, PATCH and DELETE also need the "
+                "`X-CSRFToken` header (from the `csrftoken` cookie), else 403."
             ),
         }
 
@@ -79,13 +80,15 @@ class BasicCredentialsScheme(BasicScheme):
         return {
             **super().get_security_definition(auto_schema),
             "description": (
-                "Only with AUTH_BASIC_ENABLED=true; each request checks the password under the "
-                "login rate limits."
+                "Only with AUTH_BASIC_ENABLED=true. Each request checks the password (one "
+                "Argon2id hash) under the login rate limits: a wrong one counts toward the "
+                "account's and the IP's lock (then 429), a right one costs no budget."
             ),
         }
 
 
 DetailSerializer = inline_serializer("Detail", {"detail": serializers.CharField()})
+CsrfTokenSerializer = inline_serializer("CsrfToken", {"csrf_token": serializers.CharField()})
 # What a completed login answers: a per-device key, or with AUTH_JWT dj-rest-auth's JWT shape.
 SignedInSerializer = JwtOutputSerializer if settings.AUTH_JWT else TokenOutputSerializer
 # Registration answers that, or (mandatory verification) only that a mail was sent.
@@ -156,6 +159,15 @@ REGISTER_EXAMPLES = [
         "Verification sent",
         {"detail": "Verification e-mail sent."},
         "With ACCOUNT_EMAIL_VERIFICATION=mandatory: confirm the address, then log in",
+    ),
+]
+
+CSRF_TOKEN_EXAMPLES = [
+    _response(
+        200,
+        "Token",
+        {"csrf_token": "p8Yq0VwL3nZk2RfT6uXb9sMdC4hJ7aEgK1oN5iWy0QvB3tLx8zUc2rGm6eHjS9fD"},
+        "Send it as X-CSRFToken (or csrfmiddlewaretoken) with a form login or signup",
     ),
 ]
 

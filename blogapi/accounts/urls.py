@@ -14,6 +14,7 @@ urlpatterns = [
     re_path(r"^dj-rest-auth/registration/?$", views.RegisterView.as_view(), name="register"),
     re_path(r"^dj-rest-auth/login/?$", views.LoginView.as_view(), name="login"),
     re_path(r"^dj-rest-auth/logout/?$", views.LogoutView.as_view(), name="logout"),
+    path("dj-rest-auth/csrf/", views.CsrfTokenView.as_view(), name="csrf-token"),
     re_path(
         r"^dj-rest-auth/registration/resend-email/?$",
         views.ResendEmailView.as_view(),

@@ -16,6 +16,7 @@ from django.contrib.auth import logout
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -35,11 +36,13 @@ from blogapi.accounts.jwt_cookies import jwt_cookies_clear, jwt_cookies_set, ref
 from blogapi.accounts.models import User
 from blogapi.accounts.schema import (
     CREDENTIAL_LIST_EXAMPLES,
+    CSRF_TOKEN_EXAMPLES,
     LOGIN_EXAMPLES,
     PASSWORD_RESET_CONFIRM_EXAMPLES,
     PASSWORD_RESET_EXAMPLES,
     REGISTER_EXAMPLES,
     USER_LIST_EXAMPLES,
+    CsrfTokenSerializer,
     DetailSerializer,
     RegisteredSerializer,
     SignedInSerializer,
@@ -83,8 +86,10 @@ from blogapi.core.schema import READS_CREDENTIALS
 
 def _from_html_form(request: HttpRequest) -> bool:
     """A browser form (the browsable API), as opposed to a JSON client."""
-    return str(request.content_type).startswith(
-        ("application/x-www-form-urlencoded", "multipart/form-data")
+    return (
+        str(request.content_type)
+        .lower()
+        .startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
     )
 
 
@@ -109,6 +114,22 @@ def jwt_answer(
     return response
 
 
+class HtmlFormCsrfMixin:
+    """An HTML-form request, the only kind that signs a browser in, must pass Django's CSRF check.
+
+    DRF exempts its views from CsrfViewMiddleware and checks CSRF only for a session that is
+    already signed in, so any site could otherwise post this form and sign its visitor's browser
+    into the attacker's account (login CSRF). The check is DRF's own (SessionAuthentication's
+    documented enforce_csrf: Origin/Referer against CSRF_TRUSTED_ORIGINS, then the token), run
+    before any password is checked or account created. JSON requests open no session: unchanged.
+    """
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        if _from_html_form(request):
+            SessionAuthentication().enforce_csrf(request)
+
+
 @extend_schema_view(get=extend_schema(examples=USER_LIST_EXAMPLES))
 class UserListView(generics.ListAPIView):
     """Every user's public profile (id, username); signed-in callers only, read-only."""
@@ -128,7 +149,7 @@ class UserDetailView(generics.RetrieveAPIView):
 @extend_schema_view(
     post=extend_schema(responses={201: RegisteredSerializer}, examples=REGISTER_EXAMPLES)
 )
-class RegisterView(BaseRegisterView):
+class RegisterView(HtmlFormCsrfMixin, BaseRegisterView):
     """dj-rest-auth's registration: a new per-device token (201); atomic and race-safe.
 
     With mandatory verification a taken address gets the same answer as a new one (its owner is
@@ -192,7 +213,7 @@ class RegisterView(BaseRegisterView):
 @extend_schema_view(
     post=extend_schema(responses={200: SignedInSerializer}, examples=LOGIN_EXAMPLES)
 )
-class LoginView(BaseLoginView):
+class LoginView(HtmlFormCsrfMixin, BaseLoginView):
     """dj-rest-auth's login; only a login from an HTML form (browsable API) also opens a session.
 
     A JSON login (apps, scripts) gets its token and nothing else: no orphan session per phone login.
@@ -323,6 +344,18 @@ class PasswordResetConfirmView(BasePasswordResetConfirmView):
     """dj-rest-auth's reset confirm, limited per IP; the link works once."""
 
     rate_limit_scope = "password_reset_confirm_ip"
+
+
+class CsrfTokenView(APIView):
+    """The CSRF token (and its cookie) a front-end sends with its form login or signup."""
+
+    permission_classes = (permissions.AllowAny,)
+
+    @extend_schema(responses={200: CsrfTokenSerializer}, examples=CSRF_TOKEN_EXAMPLES)
+    def get(self, request: Request) -> Response:
+        # Only a CORS-allowed origin may read this answer; others are stopped anyway by the
+        # Origin check that comes first.
+        return Response({"csrf_token": get_token(request)})
 
 
 class LogoutView(APIView):

@@ -67,3 +67,15 @@ def env_count(env: environ.Env, name: str, *, default: int) -> int:
     if not (raw.isascii() and raw.isdigit()):
         raise ImproperlyConfigured(f"{name} must be a whole number of at least 0, not {raw!r}.")
     return int(raw)
+
+
+def env_int_between(env: environ.Env, name: str, *, default: int, low: int, high: int) -> int:
+    """A whole number from `low` to `high`; anything else refuses to start."""
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
+        raise ImproperlyConfigured(
+            f"{name} must be a whole number from {low} to {high}, not {raw!r}."
+        )
+    return int(raw)

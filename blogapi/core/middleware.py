@@ -1,15 +1,38 @@
-"""Middleware for hostile requests: oversized bodies, control characters in paths and cookies."""
+"""Middleware for hostile requests: framed answers, oversized bodies, control characters."""
 
 import re
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 
 # C0 controls and DEL: RFC 6265 allows none of them in a cookie, and no route names a resource
 # with one in it.
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class ContentLengthMiddleware:
+    """Every non-streaming response carries its Content-Length, early refusals included.
+
+    Django's CommonMiddleware sets it, but only on what passes through it: a 413, 400 or 404
+    answered by a middleware above it (or the 400 of a DisallowedHost it raises) had none.
+    Without it Django's dev server (`make run`) answers `Connection: close`, then reads the rest
+    of the declared body before it closes (its ServerHandler always does), so a client that
+    stopped sending, as HTTP/1.1 asks, never saw the answer end; gunicorn sent it chunked. The
+    application cannot ask for the close instead: PEP 3333 leaves `Connection` to the server
+    (wsgiref asserts, gunicorn drops it). Hand-written, as CommonMiddleware's last step, because
+    its other duties (slash redirects, the host check) must stay where they are.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if isinstance(response, HttpResponse) and not response.has_header("Content-Length"):
+            response.headers["Content-Length"] = str(len(response.content))
+        return response
 
 
 def _too_big() -> JsonResponse:

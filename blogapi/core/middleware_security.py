@@ -1,4 +1,8 @@
-"""Security headers Django's SecurityMiddleware does not set: no caching of auth responses."""
+"""Security headers Django's SecurityMiddleware does not set: no caching of auth responses.
+
+The Content-Security-Policy is django-csp's middleware, configured by CONTENT_SECURITY_POLICY in
+settings.py (why a library there, not code here: see that setting).
+"""
 
 from collections.abc import Callable
 

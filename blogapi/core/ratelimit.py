@@ -18,7 +18,7 @@ from django.db.models import F
 from django.http import HttpRequest
 from rest_framework.exceptions import APIException, Throttled
 
-from blogapi.core.clients import client_ip
+from blogapi.core.clients import client_ip, ip_rate_limit_key
 from blogapi.core.models import RateLimitBucket
 from blogapi.core.rates import Rate, parse_rate
 
@@ -61,8 +61,10 @@ end
 return {redis.call('HINCRBY', KEYS[1], 'c', 1), expires}
 """
 _REDIS_REFUND = """
-if redis.call('EXISTS', KEYS[1]) == 1 and tonumber(redis.call('HGET', KEYS[1], 'c')) > 0 then
-  redis.call('HINCRBY', KEYS[1], 'c', -1)
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 and tonumber(redis.call('HGET', key, 'c')) > 0 then
+    redis.call('HINCRBY', key, 'c', -1)
+  end
 end
 """
 
@@ -123,18 +125,25 @@ def consume(scope: str, key: str) -> None:
         raise RateLimitExceeded(wait=result.retry_after)
 
 
+def ip_key(request: HttpRequest | None) -> str:
+    """The key of the request's per-IP counters (an IPv6 client's by its network, see
+    ip_rate_limit_key); requests with no known IP share one."""
+    ip = client_ip(request) if request is not None else None
+    return ip_rate_limit_key(ip) if ip else "unknown"
+
+
 def consume_for_ip(scope: str, request: HttpRequest | None) -> None:
-    """consume() charged to the request's client IP; requests with none share one counter."""
-    consume(scope, (client_ip(request) if request is not None else None) or "unknown")
+    """consume() charged to the request's client IP."""
+    consume(scope, ip_key(request))
 
 
-def refund(scope: str, key: str) -> None:
-    """Take back one hit (a login that turned out to succeed)."""
-    bucket = _key(scope, key)
+def refund(*charges: tuple[str, str]) -> None:
+    """Take back one hit of each (scope, key), in one round trip (a login that succeeded)."""
+    buckets = [_key(scope, key) for scope, key in charges]
     if settings.REDIS_URL:
-        _redis(settings.REDIS_URL).eval(_REDIS_REFUND, 1, bucket)
+        _redis(settings.REDIS_URL).eval(_REDIS_REFUND, len(buckets), *buckets)
     else:
-        RateLimitBucket.objects.filter(bucket=bucket, count__gt=0).update(count=F("count") - 1)
+        RateLimitBucket.objects.filter(bucket__in=buckets, count__gt=0).update(count=F("count") - 1)
 
 
 def clear(scope: str, key: str) -> None:

@@ -83,20 +83,31 @@ def _new_password_form(user: User, new_password1: str, new_password2: str) -> Se
     return form
 
 
+def password_check(*, request: HttpRequest, user: User, password: str) -> bool:
+    """Whether `password` is the user's, checked under the login limits as a login is.
+
+    For the old password of every password-change page (API and admin): a stolen session cannot
+    guess it. Charged before the hash (429 past a limit), taken back when right; to be called
+    outside any transaction, so that a wrong guess stays charged when the change is refused.
+    """
+    account = login_attempt_start(request=request, identifier=user.get_username())
+    if not user.check_password(password):
+        return False
+    login_attempt_succeeded(account, request=request)
+    return True
+
+
 def password_change(
     *, request: HttpRequest, user: User, old_password: str, new_password1: str, new_password2: str
 ) -> None:
     """Set a new password; every credential but the one in use is revoked, the owner is mailed.
 
-    The old password is checked under the account's login limits (a stolen session cannot guess
-    it), outside the transaction: a wrong guess must stay charged when the change is refused.
+    The old password is checked under the login limits (password_check).
     """
-    account = login_attempt_start(request=request, identifier=user.get_username())
-    if not user.check_password(old_password):
+    if not password_check(request=request, user=user, password=old_password):
         raise ValidationError(
             {"old_password": ["Your old password was entered incorrectly. Please enter it again."]}
         )
-    login_attempt_succeeded(account)
     form = _new_password_form(user, new_password1, new_password2)
     with transaction.atomic():
         form.save(commit=False)

@@ -2,7 +2,6 @@
 
 import base64
 import re
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -41,16 +40,6 @@ def assert_throttled(response: Any, window: int = 300) -> None:
     assert response.status_code == 429, response.content
     assert 1 <= int(response["Retry-After"]) <= window
     assert "throttled" in response.json()["detail"]
-
-
-@pytest.fixture
-def rates(settings: Any) -> Callable[..., None]:
-    """Override some limits for one test: rates(login_ip="3/60")."""
-
-    def override(**scopes: str) -> None:
-        settings.RATE_LIMITS = {**django_settings.RATE_LIMITS, **scopes}
-
-    return override
 
 
 def test_five_failures_lock_the_account_even_for_the_right_password(alice: User) -> None:

@@ -1,4 +1,4 @@
-"""Real processes for the system tests and `make bench`: PostgreSQL, Redis, gunicorn, SMTP.
+"""Real processes for the system tests and `make bench`: PostgreSQL, Redis, servers, SMTP.
 
 Everything binds to 127.0.0.1 on free ports and lives in a temporary folder, so the tests can
 stop and start these services without touching the machine's own PostgreSQL and Redis.
@@ -46,6 +46,11 @@ def wait_for(check: Any, timeout: float, what: str) -> None:
             pass
         time.sleep(0.1)
     raise TimeoutError(f"{what} not ready within {timeout} s")
+
+
+def wait_for_api(url: str, what: str) -> None:
+    """Wait until the server at `url` answers the API root (401 to an anonymous caller)."""
+    wait_for(lambda: requests.get(f"{url}/api/v1/", timeout=2).status_code == 401, 30, what)
 
 
 def postgres_bin() -> Path | None:
@@ -243,11 +248,7 @@ class AppServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_for(
-            lambda: requests.get(f"{self.url}/api/v1/", timeout=2).status_code == 401,
-            30,
-            f"gunicorn on {self.port}",
-        )
+        wait_for_api(self.url, f"gunicorn on {self.port}")
 
     def worker_pids(self) -> list[int]:
         """The master's children: its workers, from /proc."""
@@ -269,6 +270,45 @@ class AppServer:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+            self.process = None
+
+
+class DevServer:
+    """`manage.py runserver` on a free loopback port, as `make run` runs it.
+
+    As the Makefile does: DJANGO_DEBUG=true unless the environment sets it, PORT exported,
+    `migrate`, then runserver on 127.0.0.1 with its autoreloader (a second process).
+    """
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env, self.log = env, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {"DJANGO_DEBUG": "true", **self.env, "PORT": str(self.port)}
+        manage(env, "migrate", "--noinput")
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603
+                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}"],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # Its own process group: stop() ends the autoreloader and the server it runs.
+                start_new_session=True,
+            )
+        wait_for_api(self.url, f"runserver on {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
             self.process = None
 
 

@@ -71,6 +71,8 @@ def send(client: Client, method: str, path: str, body: str | bytes, **extra: Any
 def assert_json_error(response: Any, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.content[:300]
     assert response["Content-Type"] == "application/json"
+    # Early refusals too: a client that stopped sending its body knows where the answer ends.
+    assert response.get("Content-Length") == str(len(response.content))
     body: dict[str, Any] = response.json()
     assert isinstance(body, dict)
     assert body
@@ -341,6 +343,7 @@ def test_a_chunked_body_over_the_limit_is_a_json_413(asgi: ASGIHandler, path: st
 
     assert status == 413
     assert response_headers[b"Content-Type"] == b"application/json"
+    assert response_headers[b"Content-Length"] == str(len(body)).encode()
     assert json.loads(body) == TOO_BIG
 
 
@@ -764,9 +767,51 @@ def test_the_wsgi_application_answers_an_impossible_charset_with_a_json_400(
         "wsgi.input": io.BytesIO(b"{}"),
     }
     setup_testing_defaults(environ)
-    started: list[str] = []
+    started: list[tuple[str, list[tuple[str, str]]]] = []
 
-    body = b"".join(application(environ, lambda status, headers: started.append(status)))
+    body = b"".join(application(environ, lambda *response: started.append(response)))
 
-    assert started[0].startswith(str(status)), (started, body[:200])
+    assert started[0][0].startswith(str(status)), (started, body[:200])
+    assert dict(started[0][1])["Content-Length"] == str(len(body))
     assert json.loads(body)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("extra", "status", "detail"),
+    [
+        ({"CONTENT_LENGTH": str(5 * LIMIT)}, 413, TOO_BIG["detail"]),
+        ({"CONTENT_LENGTH": "12 34"}, 400, "Invalid Content-Length header."),
+        ({"CONTENT_TYPE": "text/plain"}, 415, 'Unsupported media type "text/plain" in request.'),
+        ({"CONTENT_TYPE": "application/json; charset*=BOGUS''utf-8"}, 400, "Unusable charset"),
+        ({"PATH_INFO": f"{LOGIN}\x00/"}, 404, "Not found."),
+        ({"HTTP_HOST": "test server"}, 400, "Bad request."),
+    ],
+    ids=["too-large", "malformed-length", "wrong-type", "malformed-type", "nul-path", "junk-host"],
+)
+def test_the_wsgi_application_gives_every_early_refusal_its_length(
+    extra: dict[str, str], status: int, detail: str
+) -> None:
+    """What gunicorn and the dev server receive: without a length, the dev server (`make run`)
+    answers `Connection: close` and reads the rest of the body before it closes."""
+    from wsgiref.util import setup_testing_defaults
+
+    from blogapi.wsgi import application
+
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": LOGIN,
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": "2",
+        "HTTP_HOST": "testserver",
+        "wsgi.input": io.BytesIO(b"{}"),
+        **extra,
+    }
+    setup_testing_defaults(environ)
+    started: list[tuple[str, list[tuple[str, str]]]] = []
+
+    body = b"".join(application(environ, lambda *response: started.append(response)))
+
+    assert started[0][0].startswith(str(status)), (started, body[:200])
+    assert dict(started[0][1])["Content-Length"] == str(len(body))
+    assert json.loads(body)["detail"].startswith(detail)

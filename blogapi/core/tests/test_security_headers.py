@@ -222,6 +222,99 @@ def test_responses_carry_the_security_headers(client: Client, url: str) -> None:
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
 
 
+# --- Content-Security-Policy -------------------------------------------------------------------
+
+
+def policy_of(response: HttpResponseBase) -> dict[str, list[str]]:
+    """The Content-Security-Policy header as {directive: sources}."""
+    assert "Content-Security-Policy" in response, "no Content-Security-Policy header"
+    directives = (part.split() for part in response["Content-Security-Policy"].split(";"))
+    return {words[0]: words[1:] for words in directives if words}
+
+
+def scripts_allowed(policy: dict[str, list[str]]) -> list[str]:
+    return policy.get("script-src-elem", policy.get("script-src", policy.get("default-src", [])))
+
+
+HTML_PAGES: list[tuple[str, str, bool]] = [
+    # (path, what it is, needs a signed-in staff user)
+    ("/api/v1/", "browsable API, signed out", False),
+    ("/api/v1/dj-rest-auth/login/", "browsable API form", False),
+    ("/api/v1/", "browsable API, signed in", True),
+    ("/api-auth/login/", "browsable API login", False),
+    ("/admin/login/", "admin login", False),
+    ("/admin/", "admin", True),
+    ("/admin/accounts/user/", "admin list", True),
+    ("/api/v1/dj-rest-auth/registration/account-confirm-email/some-key/", "our page", False),
+    ("/api/v1/dj-rest-auth/password/reset/confirm/MQ/some-token/", "our page", False),
+    ("/api/schema/swagger-ui/", "Swagger UI", False),
+    ("/api/schema/redoc/", "Redoc", False),
+]
+
+
+@pytest.mark.parametrize(("path", "what", "staff"), HTML_PAGES)
+def test_every_html_page_allows_scripts_only_from_its_own_origin(
+    client: Client, user_factory: Callable[..., User], path: str, what: str, staff: bool
+) -> None:
+    if staff:
+        client.force_login(user_factory("root", is_staff=True, is_superuser=True))
+
+    response = client.get(path, HTTP_ACCEPT="text/html")
+
+    assert response["Content-Type"].startswith("text/html"), what
+    policy = policy_of(response)
+    assert scripts_allowed(policy) == ["'self'"], what
+    assert policy["default-src"] == ["'self'"]
+    assert policy["object-src"] == ["'none'"]
+    assert policy["base-uri"] == ["'none'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    for directive in ("script-src", "script-src-elem", "default-src", "worker-src"):
+        assert not {"'unsafe-inline'", "'unsafe-eval'", "*", "https:", "http:"} & set(
+            policy.get(directive, [])
+        ), directive
+
+
+@pytest.mark.parametrize(("path", "what", "staff"), HTML_PAGES)
+def test_no_html_page_needs_an_inline_script(
+    client: Client, user_factory: Callable[..., User], path: str, what: str, staff: bool
+) -> None:
+    # An inline script would be blocked by `script-src 'self'`: the page must not depend on one.
+    if staff:
+        client.force_login(user_factory("root", is_staff=True, is_superuser=True))
+
+    html = client.get(path, HTTP_ACCEPT="text/html").content.decode()
+
+    tags = re.findall(r"<script\b[^>]*>", html)
+    inline = [tag for tag in tags if "src=" not in tag and 'type="application/json"' not in tag]
+    assert inline == [], what
+    sources = re.findall(r'<script\b[^>]*\bsrc="([^"]*)"', html)
+    assert [src for src in sources if not src.startswith("/") or src.startswith("//")] == [], what
+    # Event-handler attributes and javascript: URLs are inline scripts too.
+    assert re.findall(r"<[^>]*\son[a-z]+\s*=[^>]*>", html) == [], what
+    assert "javascript:" not in html.lower(), what
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/v1/"),
+        ("post", "/api/v1/dj-rest-auth/login/"),
+        ("get", "/healthz"),
+        ("get", "/api/v1/no-such-thing/"),
+        ("options", "/api/v1/"),
+    ],
+)
+def test_json_answers_carry_the_policy_too(
+    api_client: APIClient, db: None, method: str, path: str
+) -> None:
+    response = getattr(api_client, method)(path)
+
+    assert response["Content-Type"].startswith("application/json")
+    policy = policy_of(response)
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert scripts_allowed(policy) == ["'self'"]
+
+
 def test_https_responses_carry_hsts_for_a_year_with_subdomains(client: Client) -> None:
     response = client.get("/api/v1/", secure=True)
 
