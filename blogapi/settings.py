@@ -299,7 +299,7 @@ _authentication_classes = [
     "rest_framework.authentication.SessionAuthentication",
 ]
 if AUTH_BASIC_ENABLED:
-    _authentication_classes.append("rest_framework.authentication.BasicAuthentication")
+    _authentication_classes.append("blogapi.accounts.authentication.BasicCredentialsAuthentication")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": _authentication_classes,

@@ -52,6 +52,7 @@ class SessionCookieScheme(SessionScheme):
 class BasicCredentialsScheme(BasicScheme):
     """drf-spectacular's Basic scheme, plus the setting that enables it and its rate limits."""
 
+    target_class = "blogapi.accounts.authentication.BasicCredentialsAuthentication"
     priority = 0
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:

@@ -14,13 +14,14 @@ from typing import Any, ClassVar
 from allauth.usersessions.models import UserSession
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, logout
+from django.contrib.auth.signals import user_logged_in
 from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from blogapi.accounts.browser_sessions import live_sessions, sessions_end
 from blogapi.accounts.devices import device_label, user_agent
-from blogapi.accounts.events import auth_event, credentials_revoked, login_succeeded
+from blogapi.accounts.events import auth_event, credentials_revoked
 from blogapi.accounts.models import TOKEN_PREFIX, DeviceToken, User, token_digest
 from blogapi.core.clients import UNKNOWN_IP, client_ip
 
@@ -207,6 +208,17 @@ def credentials_in_use_revoke(*, request: HttpRequest) -> None:
     logout(request)
 
 
+def sign_in_announce(*, request: HttpRequest, user: User, via: str) -> None:
+    """Announce a sign-in that Django's login() did not: a token issued, a Basic request.
+
+    Django's user_logged_in, as login() sends it for sessions, so that every sign-in has the same
+    effects: Django's update_last_login (which kills the reset links mailed before it: Django's
+    reset tokens embed last_login) and our receivers (the `login.succeeded` event). `via` names
+    the credential (`token`, `basic`); login() sends none, which means a session.
+    """
+    user_logged_in.send(sender=type(user), request=request, user=user, via=via)
+
+
 @dataclass(frozen=True)
 class IssuedToken:
     """A new token row and its key; the key exists only here and in the one response."""
@@ -219,7 +231,8 @@ class IssuedToken:
 def device_token_create(
     *, user: User, request: HttpRequest, label: str | None = None
 ) -> IssuedToken:
-    """Create a token for this device, dropping the user's least recently used beyond the cap."""
+    """Sign in with a new token for this device; beyond the cap the least recently used go."""
+    sign_in_announce(request=request, user=user, via=DeviceTokens.name)
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = timezone.now()
     agent = user_agent(request)
@@ -245,7 +258,6 @@ def device_token_create_for_login(token_model: Any, user: User, serializer: Any)
     """dj-rest-auth's TOKEN_CREATOR hook: label from the login's `device` field or User-Agent."""
     request = serializer.context["request"]
     label = getattr(serializer, "validated_data", {}).get("device")
-    login_succeeded(request=request, user=user, via="token")
     return device_token_create(user=user, request=request, label=label)
 
 
