@@ -8,10 +8,17 @@ from typing import Any
 
 from drf_spectacular.authentication import BasicScheme, SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    inline_serializer,
+)
 from rest_framework import serializers
 
 from blogapi.accounts.serializers import TokenOutputSerializer
+from blogapi.accounts.services.password import BAD_LINK, BAD_LINK_FIELD
+from blogapi.core.schema import ERROR, FIELD_ERRORS
 
 
 class DeviceTokenScheme(OpenApiAuthenticationExtension):
@@ -133,6 +140,29 @@ PASSWORD_RESET_CONFIRM_EXAMPLES = [
     ),
     _response(200, "Reset", {"detail": "Password has been reset with the new password."}),
 ]
+
+# The shared 400 (blogapi.core.schema), with this operation's answers as examples.
+PASSWORD_RESET_CONFIRM_REFUSED = OpenApiResponse(
+    response={"anyOf": [FIELD_ERRORS, ERROR]},
+    description=(
+        "The link cannot be used: the same answer whatever the reason (an unknown, malformed or "
+        "inactive user's `uid`; a wrong, expired or used `token`), so it reveals no account. "
+        "Otherwise errors per field (a missing field; with a usable link, a new password the "
+        "policy refuses), or malformed JSON."
+    ),
+    examples=[
+        _response(400, "Bad link", {BAD_LINK_FIELD: [BAD_LINK]}, "Any link that cannot be used"),
+        _response(
+            400,
+            "Refused password",
+            {
+                "new_password2": [
+                    "This password is too short. It must contain at least 12 characters."
+                ]
+            },
+        ),
+    ],
+)
 
 CREDENTIAL_LIST_EXAMPLES = [
     _response(
