@@ -170,7 +170,19 @@ else:
 
 # --- E-mail -----------------------------------------------------------------------------------
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-email-url
-_email = env.email_url("EMAIL_URL", default="consolemail://")
+# Production refuses to start without an explicit EMAIL_URL: the development default prints every
+# mail, reset and confirmation links included, to the server's output (its logs). An explicit
+# consolemail:// is allowed, with a warning at start (blogapi.core.mail).
+_email_url = env.str("EMAIL_URL", default="")
+if not _email_url:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "EMAIL_URL must be set when DJANGO_DEBUG is off, e.g. "
+            "smtp+tls://user:password@smtp.example.com:587 (consolemail:// prints every mail, "
+            "reset links included, to the server's output)."
+        )
+    _email_url = "consolemail://"
+_email = environ.Env.email_url_config(_email_url)
 # Requests hand mail to a background sender (blogapi.core.mail), which delivers it through the
 # EMAIL_URL backend: no request waits for SMTP, and no SMTP failure changes an answer.
 EMAIL_BACKEND = "blogapi.core.mail.BackgroundEmailBackend"
