@@ -99,7 +99,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Required by allauth >= 0.56; without it startup fails (dj-rest-auth#555).
     "allauth.account.middleware.AccountMiddleware",
-    "blogapi.accounts.middleware.SessionLastSeenMiddleware",
+    "blogapi.accounts.middleware.SessionActivityMiddleware",
     "blogapi.core.middleware_security.NoStoreAuthResponsesMiddleware",
 ]
 
@@ -260,6 +260,15 @@ AUTH_TOKEN_TTL = env_duration(env, "AUTH_TOKEN_TTL", timedelta(days=30))
 AUTH_TOKEN_IDLE_TTL = env_duration(env, "AUTH_TOKEN_IDLE_TTL", timedelta(days=7))
 AUTH_TOKEN_TOUCH_INTERVAL = env_duration(env, "AUTH_TOKEN_TOUCH_INTERVAL", timedelta(minutes=1))
 AUTH_TOKEN_MAX_PER_USER = env_positive_int(env, "AUTH_TOKEN_MAX_PER_USER", 50)
+# Browser sessions unused this long are refused at their next request and ended
+# (blogapi.accounts.middleware); SESSION_COOKIE_AGE (Django's default, two weeks) stays their
+# absolute lifetime. Their last use is written at most once per AUTH_TOKEN_TOUCH_INTERVAL, so a
+# shorter idle timeout would refuse sessions in constant use.
+AUTH_SESSION_IDLE_TTL = env_duration(env, "AUTH_SESSION_IDLE_TTL", timedelta(days=1))
+if AUTH_SESSION_IDLE_TTL <= AUTH_TOKEN_TOUCH_INTERVAL:
+    raise ImproperlyConfigured(
+        "AUTH_SESSION_IDLE_TTL must be longer than AUTH_TOKEN_TOUCH_INTERVAL."
+    )
 # With REDIS_URL, token lookups are cached (blogapi.accounts.token_cache): an entry is trusted for
 # at most this long, and a revocation that cannot reach Redis waits this long before answering,
 # so that no entry cached before it is served afterwards. Whole seconds.

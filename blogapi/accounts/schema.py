@@ -186,7 +186,7 @@ CREDENTIAL_LIST_EXAMPLES = [
                 "label": "Browser session (Firefox on Linux)",
                 "created_at": "2026-11-20T08:00:00Z",
                 "last_used_at": "2026-11-26T21:12:00Z",
-                "expires_at": "2026-12-04T08:00:00Z",
+                "expires_at": "2026-11-27T21:12:00Z",
                 "last_ip": "198.51.100.23",
                 "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Firefox/133.0",
                 "current": False,

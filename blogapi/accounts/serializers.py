@@ -152,8 +152,17 @@ class CredentialOutputSerializer(serializers.Serializer):
     # DRF's metaclass moves declared fields off the class, so this does not shadow Field.label.
     label = serializers.CharField()  # type: ignore[assignment]
     created_at = serializers.DateTimeField()
-    last_used_at = serializers.DateTimeField()
-    expires_at = serializers.DateTimeField(allow_null=True)
+    last_used_at = serializers.DateTimeField(
+        help_text="Its last use, recorded at most once per AUTH_TOKEN_TOUCH_INTERVAL."
+    )
+    expires_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text=(
+            "When it stops working unless used again: the earlier of its absolute expiry and its "
+            "idle timeout counted from `last_used_at` (tokens: AUTH_TOKEN_TTL and "
+            "AUTH_TOKEN_IDLE_TTL; sessions: SESSION_COOKIE_AGE and AUTH_SESSION_IDLE_TTL)."
+        ),
+    )
     last_ip = serializers.IPAddressField(allow_null=True)
     user_agent = serializers.CharField()
     current = serializers.BooleanField(help_text="True for the credential of this request.")

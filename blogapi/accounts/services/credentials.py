@@ -19,7 +19,7 @@ from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from blogapi.accounts.browser_sessions import live_sessions, sessions_end
+from blogapi.accounts.browser_sessions import LiveSession, live_sessions, sessions_end
 from blogapi.accounts.devices import device_label, user_agent
 from blogapi.accounts.events import auth_event, credentials_revoked
 from blogapi.accounts.models import TOKEN_PREFIX, DeviceToken, User, token_digest
@@ -130,6 +130,18 @@ class BrowserSessions(CredentialKind):
         return self.ref(session.session_key)
 
     def live(self, user: User, current: CredentialRef | None) -> list[Credential]:
+        """Idle sessions are not live: they are ended here, as at their next request."""
+        now, idle_ttl = timezone.now(), settings.AUTH_SESSION_IDLE_TTL
+        sessions: list[LiveSession] = []
+        idle: list[LiveSession] = []
+        for s in live_sessions(user):
+            (idle if now - s.record.last_seen_at >= idle_ttl else sessions).append(s)
+        if idle:
+            _revoke(
+                self,
+                UserSession.objects.filter(pk__in=[s.record.pk for s in idle]),
+                user_id=user.pk,
+            )
         return [
             Credential(
                 id=f"{self.name}-{s.record.pk}",
@@ -137,12 +149,13 @@ class BrowserSessions(CredentialKind):
                 label=f"Browser session ({device_label(s.record.user_agent)})",
                 created_at=s.record.created_at,
                 last_used_at=s.record.last_seen_at,
-                expires_at=s.expires_at,
+                # As for tokens: the earlier of the absolute and the idle expiry.
+                expires_at=min(s.expires_at, s.record.last_seen_at + idle_ttl),
                 last_ip=s.record.ip,
                 user_agent=s.record.user_agent,
                 current=self.ref(s.record.session_key) == current,
             )
-            for s in live_sessions(user)
+            for s in sessions
         ]
 
     def end(self, rows: models.QuerySet[Any]) -> int:
@@ -197,6 +210,16 @@ def credentials_revoke_all(*, user: User, keep: CredentialRef | None = None) -> 
         if keep is not None and keep.kind == kind.name:
             rows = rows.exclude(**{kind.key_field: keep.key})
         _revoke(kind, rows, user_id=user.pk)
+
+
+def browser_session_end_idle(*, request: HttpRequest) -> None:
+    """The request's session sat unused for AUTH_SESSION_IDLE_TTL: end it, sign the request out."""
+    sessions = CREDENTIAL_KINDS[BrowserSessions.name]
+    ref = sessions.in_use(request)
+    if ref is not None:
+        rows = sessions.rows().filter(**{sessions.key_field: ref.key})
+        _revoke(sessions, rows, user_id=request.user.pk)
+    logout(request)
 
 
 def credentials_in_use_revoke(*, request: HttpRequest) -> None:

@@ -58,6 +58,25 @@ SMTP = "smtp+tls://user:password@smtp.example.com:587"
                 "DJANGO_SECRET_KEY": GOOD_KEY,
                 "DJANGO_ALLOWED_HOSTS": "x",
                 "EMAIL_URL": SMTP,
+                "AUTH_SESSION_IDLE_TTL": "soon",
+            },
+            "AUTH_SESSION_IDLE_TTL must be a positive duration",
+        ),
+        (
+            {
+                "DJANGO_SECRET_KEY": GOOD_KEY,
+                "DJANGO_ALLOWED_HOSTS": "x",
+                "EMAIL_URL": SMTP,
+                "AUTH_SESSION_IDLE_TTL": "60",
+                "AUTH_TOKEN_TOUCH_INTERVAL": "60",
+            },
+            "AUTH_SESSION_IDLE_TTL must be longer than AUTH_TOKEN_TOUCH_INTERVAL",
+        ),
+        (
+            {
+                "DJANGO_SECRET_KEY": GOOD_KEY,
+                "DJANGO_ALLOWED_HOSTS": "x",
+                "EMAIL_URL": SMTP,
                 "AUTH_TOKEN_MAX_PER_USER": "0",
             },
             "AUTH_TOKEN_MAX_PER_USER must be a whole number",
@@ -168,6 +187,17 @@ def test_urls_configure_database_cache_and_mail() -> None:
 def test_token_lifetime_accepts_seconds_and_iso_durations(value: str, expected: str) -> None:
     result = settings_in_subprocess(
         {"DJANGO_DEBUG": "true", "AUTH_TOKEN_TTL": value}, "str(settings.AUTH_TOKEN_TTL)"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == repr(expected)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", "1 day, 0:00:00"), ("PT12H", "12:00:00")])
+def test_session_idle_timeout_defaults_to_a_day(value: str, expected: str) -> None:
+    result = settings_in_subprocess(
+        {"DJANGO_DEBUG": "true", "AUTH_SESSION_IDLE_TTL": value},
+        "str(settings.AUTH_SESSION_IDLE_TTL)",
     )
 
     assert result.returncode == 0, result.stderr
