@@ -51,7 +51,8 @@ class SessionCookieScheme(SessionScheme):
             "description": (
                 "The browsable API's session (`/api-auth/login/`, or an HTML-form login). "
                 "POST, PUT, PATCH and DELETE also need the `X-CSRFToken` header (from the "
-                "`csrftoken` cookie), else 403."
+                "`csrftoken` cookie), else 403. Expires after AUTH_SESSION_IDLE_TTL unused, and "
+                "SESSION_COOKIE_AGE after the login."
             ),
         }
 
