@@ -11,6 +11,8 @@ from rest_framework import serializers
 from blogapi.accounts.models import User, canonical_email
 from blogapi.accounts.services.credentials import CREDENTIAL_KINDS
 from blogapi.accounts.services.password import (
+    BAD_LINK,
+    BAD_LINK_FIELD,
     password_change,
     password_reset_confirm,
     password_reset_email_send,
@@ -89,12 +91,29 @@ class PasswordChangeSerializer(serializers.Serializer):
 
 
 class PasswordResetConfirmSerializer(serializers.Serializer):
-    """The reset link's uid and token and the new password; checked under a lock in save()."""
+    """The reset link's uid and token and the new password; checked under a lock in save().
+
+    A uid or token that is present but unusable (too long, not text, NUL bytes) gets the one
+    answer of every bad link (BAD_LINK), like the links the flow refuses.
+    """
 
     uid = serializers.CharField(max_length=64)
     token = serializers.CharField(max_length=128)
     new_password1 = password_field()
     new_password2 = password_field()
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if not isinstance(error.detail, dict):
+                raise
+            errors: dict[str, Any] = dict(error.detail)
+            link = {field: errors.pop(field) for field in ("uid", "token") if field in errors}
+            codes = {getattr(e, "code", None) for messages in link.values() for e in messages}
+            # Missing fields are named, as for any other field; anything else is a bad link.
+            errors |= {BAD_LINK_FIELD: [BAD_LINK]} if codes - {"required"} else link
+            raise serializers.ValidationError(errors) from None
 
     def save(self, **kwargs: Any) -> User:
         return password_reset_confirm(request=self.context["request"], **self.validated_data)
@@ -133,8 +152,17 @@ class CredentialOutputSerializer(serializers.Serializer):
     # DRF's metaclass moves declared fields off the class, so this does not shadow Field.label.
     label = serializers.CharField()  # type: ignore[assignment]
     created_at = serializers.DateTimeField()
-    last_used_at = serializers.DateTimeField()
-    expires_at = serializers.DateTimeField(allow_null=True)
+    last_used_at = serializers.DateTimeField(
+        help_text="Its last use, recorded at most once per AUTH_TOKEN_TOUCH_INTERVAL."
+    )
+    expires_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text=(
+            "When it stops working unless used again: the earlier of its absolute expiry and its "
+            "idle timeout counted from `last_used_at` (tokens: AUTH_TOKEN_TTL and "
+            "AUTH_TOKEN_IDLE_TTL; sessions: SESSION_COOKIE_AGE and AUTH_SESSION_IDLE_TTL)."
+        ),
+    )
     last_ip = serializers.IPAddressField(allow_null=True)
     user_agent = serializers.CharField()
     current = serializers.BooleanField(help_text="True for the credential of this request.")

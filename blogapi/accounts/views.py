@@ -32,6 +32,7 @@ from blogapi.accounts.schema import (
     CSRF_TOKEN_EXAMPLES,
     LOGIN_EXAMPLES,
     PASSWORD_RESET_CONFIRM_EXAMPLES,
+    PASSWORD_RESET_CONFIRM_REFUSED,
     PASSWORD_RESET_EXAMPLES,
     REGISTER_EXAMPLES,
     USER_LIST_EXAMPLES,
@@ -55,7 +56,7 @@ from blogapi.accounts.services.credentials import (
     credentials_revoke_all,
     device_token_create,
 )
-from blogapi.accounts.services.password import password_reset_confirm
+from blogapi.accounts.services.password import BAD_LINK_FIELD, password_reset_confirm
 from blogapi.accounts.services.signup import (
     account_exists_notice_send,
     email_address_confirm,
@@ -202,10 +203,13 @@ class PasswordResetView(BasePasswordResetView):
 
 
 @extend_schema_view(
-    post=extend_schema(responses={200: DetailSerializer}, examples=PASSWORD_RESET_CONFIRM_EXAMPLES)
+    post=extend_schema(
+        responses={200: DetailSerializer, 400: PASSWORD_RESET_CONFIRM_REFUSED},
+        examples=PASSWORD_RESET_CONFIRM_EXAMPLES,
+    )
 )
 class PasswordResetConfirmView(BasePasswordResetConfirmView):
-    """dj-rest-auth's reset confirm, limited per IP; the link works once."""
+    """dj-rest-auth's reset confirm, limited per IP; links work once; one answer for bad ones."""
 
     rate_limit_scope = "password_reset_confirm_ip"
 
@@ -331,5 +335,5 @@ class PasswordResetPageView(View):
         return render(request, self.template_name, {"state": "done"})
 
     def _refused(self, request: HttpRequest, errors: Mapping[str, Any]) -> HttpResponse:
-        state = "invalid" if ("uid" in errors or "token" in errors) else "ask"
+        state = "invalid" if BAD_LINK_FIELD in errors else "ask"
         return render(request, self.template_name, {"state": state, "errors": errors}, status=400)

@@ -12,10 +12,10 @@ from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authentication import BasicAuthentication
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
+from blogapi.accounts.authentication import BasicCredentialsAuthentication
 from blogapi.accounts.models import User
 from blogapi.core.models import RateLimitBucket
 from conftest import PASSWORD, mailed_link, token_client
@@ -145,7 +145,9 @@ def test_browser_logins_share_the_account_lock(alice: User, url: str) -> None:
 
 def test_basic_auth_shares_the_account_lock(alice: User, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        APIView, "authentication_classes", [*APIView.authentication_classes, BasicAuthentication]
+        APIView,
+        "authentication_classes",
+        [*APIView.authentication_classes, BasicCredentialsAuthentication],
     )
 
     def basic(password: str) -> Any:
