@@ -8,6 +8,7 @@ from dj_rest_auth import serializers as rest_auth_serializers
 from dj_rest_auth.registration.serializers import RegisterSerializer
 from rest_framework import serializers
 
+from blogapi.accounts.identifiers import USERNAME_TAKEN, normalize_username, username_taken
 from blogapi.accounts.models import User, canonical_email
 from blogapi.accounts.services.credentials import CREDENTIAL_KINDS
 from blogapi.accounts.services.password import (
@@ -116,6 +117,19 @@ class PasswordResetSerializer(serializers.Serializer):
 
 class VerifyEmailInputSerializer(serializers.Serializer):
     key = serializers.CharField(max_length=256)
+
+
+class UserDetailsSerializer(rest_auth_serializers.UserDetailsSerializer):
+    """Your own details; a new username follows the rules of registration."""
+
+    # The model field's validators (look-alikes, lengths) run as for any user. The uniqueness
+    # check leaves the caller out: dj-rest-auth asks allauth's clean_username, which counts the
+    # caller's own name as taken, so a PUT that kept it, or changed only its case, was refused.
+    def validate_username(self, username: str) -> str:
+        own_pk = self.instance.pk if isinstance(self.instance, User) else None
+        if username_taken(username, exclude_pk=own_pk):
+            raise serializers.ValidationError(USERNAME_TAKEN)
+        return normalize_username(username)
 
 
 class UserOutputSerializer(serializers.ModelSerializer):

@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from blogapi.accounts.identifiers import username_taken
 from blogapi.accounts.models import User
 from blogapi.accounts.schema import (
     CREDENTIAL_LIST_EXAMPLES,
@@ -108,7 +109,7 @@ class RegisterView(BaseRegisterView):
 
     def _lost_race_response(self, request: Request) -> Response:
         username = str(request.data.get("username", ""))
-        if User.objects.filter(username__iexact=username).exists():
+        if username_taken(username):
             error = {"username": ["A user with that username already exists."]}
             return Response(error, status=status.HTTP_400_BAD_REQUEST)
         if email_verification_is_mandatory():
