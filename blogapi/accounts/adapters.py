@@ -8,9 +8,10 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailConfirmation, EmailConfirmationHMAC
 from allauth.core import context as allauth_context
 from django.conf import settings
+from django.core.validators import validate_email
 from django.http import HttpRequest
 
-from blogapi.accounts.identifiers import normalize_username, username_taken
+from blogapi.accounts.identifiers import normalize_username, username_taken, validate_email_length
 from blogapi.accounts.links import email_confirmation_url
 
 PROJECT_NAME = "blogapi"
@@ -35,6 +36,14 @@ class AccountAdapter(DefaultAccountAdapter):
         if not shallow and username_taken(username):
             raise self.validation_error("username_taken")
         return username
+
+    def clean_email(self, email: str) -> str:
+        # allauth stores addresses lower-cased, and would cut one longer than the column. Some
+        # pass Django's validator only before lower-casing ('\u0130' in the part before the @
+        # becomes i + a combining dot): allauth then drops the address (no confirmation mail).
+        validate_email_length(email)
+        validate_email(email.lower())
+        return super().clean_email(email)
 
     def get_email_confirmation_url(
         self, request: HttpRequest, emailconfirmation: EmailConfirmation | EmailConfirmationHMAC

@@ -39,6 +39,7 @@ from blogapi.accounts.schema import (
 from blogapi.accounts.serializers import (
     CredentialOutputSerializer,
     PasswordResetConfirmSerializer,
+    ResendEmailInputSerializer,
     TokenOutputSerializer,
     UserOutputSerializer,
     VerifyEmailInputSerializer,
@@ -159,6 +160,7 @@ class ResendEmailView(ResendEmailVerificationView):
     """dj-rest-auth's resend, limited per IP and per address; the same answer for any address."""
 
     rate_limit_scope = "resend_email_ip"
+    serializer_class = ResendEmailInputSerializer
 
     @extend_schema(responses={200: DetailSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
