@@ -323,6 +323,7 @@ REST_AUTH = {
     ),
     "PASSWORD_RESET_SERIALIZER": "blogapi.accounts.serializers.PasswordResetSerializer",
     "REGISTER_SERIALIZER": "blogapi.accounts.serializers.RegisterInputSerializer",
+    "USER_DETAILS_SERIALIZER": "blogapi.accounts.serializers.UserDetailsSerializer",
     "OLD_PASSWORD_FIELD_ENABLED": True,
     "LOGOUT_ON_PASSWORD_CHANGE": False,
     "SESSION_LOGIN": True,

@@ -8,6 +8,14 @@ from dj_rest_auth import serializers as rest_auth_serializers
 from dj_rest_auth.registration.serializers import RegisterSerializer
 from rest_framework import serializers
 
+from blogapi.accounts.identifiers import (
+    EMAIL_MAX_LENGTH,
+    USERNAME_TAKEN,
+    normalize_username,
+    username_taken,
+    validate_email_length,
+    validate_login_identifier,
+)
 from blogapi.accounts.models import User, canonical_email
 from blogapi.accounts.services.credentials import CREDENTIAL_KINDS
 from blogapi.accounts.services.password import (
@@ -31,9 +39,24 @@ def password_field(**kwargs: Any) -> serializers.CharField:
     )
 
 
+def email_field(**kwargs: Any) -> serializers.EmailField:
+    """An address no longer than an account's can be once normalized (a 400, never a cut)."""
+    return serializers.EmailField(
+        max_length=EMAIL_MAX_LENGTH, validators=[validate_email_length], **kwargs
+    )
+
+
 class LoginInputSerializer(rest_auth_serializers.LoginSerializer):
     """dj-rest-auth's login plus an optional `device` label for the token it issues."""
 
+    # A username or an address: checked against the longer limit an address has.
+    username = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=EMAIL_MAX_LENGTH,
+        validators=[validate_login_identifier],
+    )
+    email = email_field(required=False, allow_blank=True)
     password = password_field()
 
     device = serializers.CharField(
@@ -125,7 +148,7 @@ class PasswordResetSerializer(serializers.Serializer):
     # Not dj-rest-auth's serializer: its form reverses a URL the project must supply
     # (NoReverseMatch, dj-rest-auth#152) and reads allauth's deprecated AUTHENTICATION_METHOD
     # (dj-rest-auth PR #756).
-    email = serializers.EmailField()
+    email = email_field()
 
     def save(self, **kwargs: Any) -> None:
         password_reset_email_send(
@@ -133,8 +156,27 @@ class PasswordResetSerializer(serializers.Serializer):
         )
 
 
+class ResendEmailInputSerializer(serializers.Serializer):
+    """dj-rest-auth's resend request: the address to send a new confirmation to."""
+
+    email = email_field()
+
+
 class VerifyEmailInputSerializer(serializers.Serializer):
     key = serializers.CharField(max_length=256)
+
+
+class UserDetailsSerializer(rest_auth_serializers.UserDetailsSerializer):
+    """Your own details; a new username follows the rules of registration."""
+
+    # The model field's validators (look-alikes, lengths) run as for any user. The uniqueness
+    # check leaves the caller out: dj-rest-auth asks allauth's clean_username, which counts the
+    # caller's own name as taken, so a PUT that kept it, or changed only its case, was refused.
+    def validate_username(self, username: str) -> str:
+        own_pk = self.instance.pk if isinstance(self.instance, User) else None
+        if username_taken(username, exclude_pk=own_pk):
+            raise serializers.ValidationError(USERNAME_TAKEN)
+        return normalize_username(username)
 
 
 class UserOutputSerializer(serializers.ModelSerializer):

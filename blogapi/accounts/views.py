@@ -26,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from blogapi.accounts.identifiers import username_taken
 from blogapi.accounts.models import User
 from blogapi.accounts.schema import (
     CREDENTIAL_LIST_EXAMPLES,
@@ -43,6 +44,7 @@ from blogapi.accounts.schema import (
 from blogapi.accounts.serializers import (
     CredentialOutputSerializer,
     PasswordResetConfirmSerializer,
+    ResendEmailInputSerializer,
     TokenOutputSerializer,
     UserOutputSerializer,
     VerifyEmailInputSerializer,
@@ -131,7 +133,7 @@ class RegisterView(HtmlFormCsrfMixin, BaseRegisterView):
 
     def _lost_race_response(self, request: Request) -> Response:
         username = str(request.data.get("username", ""))
-        if User.objects.filter(username__iexact=username).exists():
+        if username_taken(username):
             error = {"username": ["A user with that username already exists."]}
             return Response(error, status=status.HTTP_400_BAD_REQUEST)
         if email_verification_is_mandatory():
@@ -181,6 +183,7 @@ class ResendEmailView(ResendEmailVerificationView):
     """dj-rest-auth's resend, limited per IP and per address; the same answer for any address."""
 
     rate_limit_scope = "resend_email_ip"
+    serializer_class = ResendEmailInputSerializer
 
     @extend_schema(responses={200: DetailSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
