@@ -2,6 +2,7 @@
 
 import base64
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
