@@ -15,9 +15,10 @@ export PORT
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-# Values for the checks that load settings outside pytest (mypy plugin, manage.py checks).
+# Values for the checks that load settings outside pytest (mypy plugin, manage.py checks); they
+# send no mail.
 CHECK_ENV := DJANGO_SECRET_KEY=check-only-secret-key-not-for-production-0123456789 \
-	DJANGO_ALLOWED_HOSTS=localhost DATABASE_URL=sqlite:///:memory:
+	DJANGO_ALLOWED_HOSTS=localhost DATABASE_URL=sqlite:///:memory: EMAIL_URL=dummymail://
 
 .PHONY: help install run serve test lint typecheck checks pytest pytest-postgres pytest-system contract browser fmt bench demo clean
 
@@ -42,7 +43,8 @@ run: install  ## Migrate the SQLite database and serve on http://127.0.0.1:$(POR
 	$(MANAGE) migrate --noinput
 	$(MANAGE) runserver 127.0.0.1:$(PORT)
 
-# DJANGO_DEBUG is left off: settings then require DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS.
+# DJANGO_DEBUG is left off: settings then require DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS and
+# EMAIL_URL, from the environment (consolemail:// would print every reset link to the output).
 serve: install  ## Production: collectstatic, migrate, gunicorn on BIND or 0.0.0.0:$(PORT).
 	$(MANAGE) collectstatic --noinput
 	$(MANAGE) migrate --noinput

@@ -142,6 +142,11 @@ def bob_client(bob: User) -> APIClient:
     return token_client(login(APIClient(), "bob"))
 
 
+def fullwidth(text: str) -> str:
+    """`text` with its ASCII letters and digits full-width (U+FF21...): NFKC maps them back."""
+    return "".join(chr(ord(c) + 0xFEE0) if c.isascii() and c.isalnum() else c for c in text)
+
+
 def mailed_link(pattern: str) -> re.Match[str]:
     """The first match of `pattern` in the last sent e-mail's body."""
     assert mail.outbox, "no e-mail was sent"

@@ -40,6 +40,8 @@ SERVER_ENV = {
     "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
     "DJANGO_SECURE_SSL_REDIRECT": "false",
     "DJANGO_SECURE_COOKIES": "false",
+    # Production requires an explicit EMAIL_URL; the benchmark's requests send no mail.
+    "EMAIL_URL": "dummymail://",
     "RATE_LIMITS": "login_failures=1000000/60,login_ip=1000000/60,token_failures_ip=1000000/60",
 }
 SCENARIOS = {  # the first six run in turn, `--rounds` times

@@ -110,7 +110,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Required by allauth >= 0.56; without it startup fails (dj-rest-auth#555).
     "allauth.account.middleware.AccountMiddleware",
-    "blogapi.accounts.middleware.SessionLastSeenMiddleware",
+    "blogapi.accounts.middleware.SessionActivityMiddleware",
     "blogapi.core.middleware_security.NoStoreAuthResponsesMiddleware",
 ]
 
@@ -184,7 +184,19 @@ else:
 
 # --- E-mail -----------------------------------------------------------------------------------
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-email-url
-_email = env.email_url("EMAIL_URL", default="consolemail://")
+# Production refuses to start without an explicit EMAIL_URL: the development default prints every
+# mail, reset and confirmation links included, to the server's output (its logs). An explicit
+# consolemail:// is allowed, with a warning at start (blogapi.core.mail).
+_email_url = env.str("EMAIL_URL", default="")
+if not _email_url:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "EMAIL_URL must be set when DJANGO_DEBUG is off, e.g. "
+            "smtp+tls://user:password@smtp.example.com:587 (consolemail:// prints every mail, "
+            "reset links included, to the server's output)."
+        )
+    _email_url = "consolemail://"
+_email = environ.Env.email_url_config(_email_url)
 # Requests hand mail to a background sender (blogapi.core.mail), which delivers it through the
 # EMAIL_URL backend: no request waits for SMTP, and no SMTP failure changes an answer.
 EMAIL_BACKEND = "blogapi.core.mail.BackgroundEmailBackend"
@@ -265,6 +277,15 @@ AUTH_TOKEN_TTL = env_duration(env, "AUTH_TOKEN_TTL", timedelta(days=30))
 AUTH_TOKEN_IDLE_TTL = env_duration(env, "AUTH_TOKEN_IDLE_TTL", timedelta(days=7))
 AUTH_TOKEN_TOUCH_INTERVAL = env_duration(env, "AUTH_TOKEN_TOUCH_INTERVAL", timedelta(minutes=1))
 AUTH_TOKEN_MAX_PER_USER = env_positive_int(env, "AUTH_TOKEN_MAX_PER_USER", 50)
+# Browser sessions unused this long are refused at their next request and ended
+# (blogapi.accounts.middleware); SESSION_COOKIE_AGE (Django's default, two weeks) stays their
+# absolute lifetime. Their last use is written at most once per AUTH_TOKEN_TOUCH_INTERVAL, so a
+# shorter idle timeout would refuse sessions in constant use.
+AUTH_SESSION_IDLE_TTL = env_duration(env, "AUTH_SESSION_IDLE_TTL", timedelta(days=1))
+if AUTH_SESSION_IDLE_TTL <= AUTH_TOKEN_TOUCH_INTERVAL:
+    raise ImproperlyConfigured(
+        "AUTH_SESSION_IDLE_TTL must be longer than AUTH_TOKEN_TOUCH_INTERVAL."
+    )
 # With REDIS_URL, token and JWT family lookups are cached (blogapi.accounts.credential_cache): an
 # entry is trusted for at most this long, and a revocation that cannot reach Redis waits this long
 # before answering, so that no entry cached before it is served afterwards. Whole seconds.
@@ -326,6 +347,7 @@ REST_AUTH = {
     ),
     "PASSWORD_RESET_SERIALIZER": "blogapi.accounts.serializers.PasswordResetSerializer",
     "REGISTER_SERIALIZER": "blogapi.accounts.serializers.RegisterInputSerializer",
+    "USER_DETAILS_SERIALIZER": "blogapi.accounts.serializers.UserDetailsSerializer",
     "OLD_PASSWORD_FIELD_ENABLED": True,
     "LOGOUT_ON_PASSWORD_CHANGE": False,
     "SESSION_LOGIN": True,
@@ -342,7 +364,7 @@ if AUTH_JWT:
     # First, so that a request without credentials is told the scheme the login issues.
     _authentication_classes.insert(0, "blogapi.accounts.authentication.JwtAuthentication")
 if AUTH_BASIC_ENABLED:
-    _authentication_classes.append("rest_framework.authentication.BasicAuthentication")
+    _authentication_classes.append("blogapi.accounts.authentication.BasicCredentialsAuthentication")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": _authentication_classes,

@@ -8,8 +8,10 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailConfirmation, EmailConfirmationHMAC
 from allauth.core import context as allauth_context
 from django.conf import settings
+from django.core.validators import validate_email
 from django.http import HttpRequest
 
+from blogapi.accounts.identifiers import normalize_username, username_taken, validate_email_length
 from blogapi.accounts.links import email_confirmation_url
 
 PROJECT_NAME = "blogapi"
@@ -24,7 +26,24 @@ class ConfiguredSite:
 
 
 class AccountAdapter(DefaultAccountAdapter):
-    """Points e-mail confirmation links at FRONTEND_URL or our POST-to-confirm page."""
+    """Confirmation links to FRONTEND_URL or our page; identifiers checked as the model does."""
+
+    def clean_username(self, username: str, shallow: bool = False) -> str:
+        # allauth runs the model field's validators (ours among them); its own uniqueness query
+        # (shallow=False) is case-insensitive by the database's rules, which a full-width or
+        # Kelvin-sign spelling gets past, so the canonical form is checked instead.
+        username = normalize_username(super().clean_username(username, shallow=True))
+        if not shallow and username_taken(username):
+            raise self.validation_error("username_taken")
+        return username
+
+    def clean_email(self, email: str) -> str:
+        # allauth stores addresses lower-cased, and would cut one longer than the column. Some
+        # pass Django's validator only before lower-casing ('\u0130' in the part before the @
+        # becomes i + a combining dot): allauth then drops the address (no confirmation mail).
+        validate_email_length(email)
+        validate_email(email.lower())
+        return super().clean_email(email)
 
     def get_email_confirmation_url(
         self, request: HttpRequest, emailconfirmation: EmailConfirmation | EmailConfirmationHMAC

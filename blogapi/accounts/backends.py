@@ -2,21 +2,27 @@
 
 from typing import Any
 
-from allauth.account.auth_backends import AuthenticationBackend
+from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 
+from blogapi.accounts.identifiers import user_for_login
 from blogapi.accounts.limits import login_attempt_start, login_attempt_succeeded
 from blogapi.accounts.models import User
 
 
-class RateLimitedAuthenticationBackend(AuthenticationBackend):
-    """allauth's username-or-e-mail backend; rate limits are charged before the password hashes.
+class RateLimitedAuthenticationBackend(ModelBackend):
+    """Username-or-e-mail password check; rate limits are charged before the password hashes.
 
     dj-rest-auth's login bypasses allauth's own limits (dj-rest-auth#129) and Django's admin and
     the browsable API's login have none: putting the limit in the backend covers all of them.
+    Not allauth's backend: its lookups (case-insensitive by the database's rules, by lower-case
+    for addresses) differ from the canonical forms accounts are unique in, so a spelling could
+    sign in yet miss the account's lockout counter. Here both use user_for_login().
     """
 
-    def authenticate(self, request: HttpRequest | None, **credentials: Any) -> User | None:
+    def authenticate(  # type: ignore[override]
+        self, request: HttpRequest | None, **credentials: Any
+    ) -> User | None:
         identifier = credentials.get("username") or credentials.get("email")
         password = credentials.get("password")
         if not isinstance(identifier, str) or not isinstance(password, str):
@@ -24,7 +30,12 @@ class RateLimitedAuthenticationBackend(AuthenticationBackend):
         account = login_attempt_start(request=request, identifier=identifier)
         if "\x00" in identifier or "\x00" in password:
             return None
-        user = super().authenticate(request, **credentials)
-        if user is not None:
-            login_attempt_succeeded(account, request=request)
+        user = user_for_login(identifier)
+        if user is None:
+            # Hash anyway, as Django's ModelBackend does: an unknown name takes as long.
+            User().set_password(password)
+            return None
+        if not (user.check_password(password) and self.user_can_authenticate(user)):
+            return None
+        login_attempt_succeeded(account, request=request)
         return user

@@ -1,9 +1,9 @@
 """The rate limits of the authentication flows: which counter each attempt is charged to."""
 
-from django.db.models import Q
 from django.http import HttpRequest
 
 from blogapi.accounts.events import auth_event
+from blogapi.accounts.identifiers import canonical_identifier, user_for_login
 from blogapi.accounts.models import User
 from blogapi.core import ratelimit
 
@@ -12,17 +12,15 @@ LOGIN_IP = "login_ip"
 
 
 def _account_key(identifier: str) -> str:
-    """One counter per account whether it is named by username or e-mail; else per name."""
-    if "\x00" not in identifier:
-        pk = (
-            User.objects.filter(Q(username__iexact=identifier) | Q(email__iexact=identifier))
-            .order_by("pk")
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if pk is not None:
-            return f"user:{pk}"
-    return "name:" + identifier.casefold()
+    """The counter of the account the password check signs in to, whatever the spelling.
+
+    The same lookup as the backend's (user_for_login), so every spelling that can sign in to an
+    account is charged to it; a name that is no account is counted by its canonical form.
+    """
+    user = user_for_login(identifier)
+    if user is not None:
+        return f"user:{user.pk}"
+    return "name:" + canonical_identifier(identifier)
 
 
 def login_attempt_start(*, request: HttpRequest | None, identifier: str) -> str:

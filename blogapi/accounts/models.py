@@ -7,15 +7,28 @@ rows while authenticating. This model adds exactly those, and nothing else.
 """
 
 import hashlib
-import unicodedata
+from collections.abc import Collection
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.dispatch import Signal
 from django.utils import timezone
+
+from blogapi.accounts.identifiers import (
+    USERNAME_MAX_LENGTH,
+    USERNAME_TAKEN,
+    canonical_identifier,
+    normalize_username,
+    username_taken,
+    validate_email_length,
+    validate_username,
+)
 
 TOKEN_PREFIX = "blogapi_"  # noqa: S105 - a public marker for secret scanners, not a secret
 
@@ -25,19 +38,47 @@ def token_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def canonical_email(email: str) -> str:
-    """One spelling per mailbox name for uniqueness: NFKC, then Unicode case-insensitive.
-
-    Upper-casing first folds look-alikes that lower-casing keeps apart ('m\u0131ke' and 'mike' both
-    become 'MIKE'), so they cannot be two accounts, and a lookup by one never mails the other.
-    The database's own UPPER() differs between SQLite (ASCII only) and PostgreSQL: hence a column.
-    """
-    return unicodedata.normalize("NFKC", email.strip()).upper().casefold()
+# One spelling per mailbox (and per username): a look-alike spelling cannot be a second account,
+# and a lookup by one never mails the other.
+canonical_email = canonical_identifier
 
 
 # Sent by User.save() inside its transaction; blogapi.accounts.signals revokes credentials.
 password_hash_changed = Signal()  # kwargs: user
 user_deactivated = Signal()  # kwargs: user
+
+
+class CanonicalField(models.CharField):
+    """canonical_identifier() of another field, computed whenever the row is written.
+
+    In pre_save, not save(): bulk_create() skips save() but not this, so no write path leaves a
+    row whose uniqueness column says nothing of its name.
+    """
+
+    def __init__(self, *args: Any, source: str, **kwargs: Any) -> None:
+        self.source = source
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        return name, path, args, {**kwargs, "source": self.source}
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> str | None:
+        if self.source in model_instance.get_deferred_fields():  # reading it costs a query
+            return getattr(model_instance, self.attname)
+        value = canonical_identifier(getattr(model_instance, self.source) or "")
+        canonical = None if self.null and not value else value
+        setattr(model_instance, self.attname, canonical)
+        return canonical
+
+
+class UserManager(DjangoUserManager["User"]):
+    """Django's manager; a username's natural key is any of its spellings (canonical form)."""
+
+    def get_by_natural_key(self, username: str | None) -> "User":
+        # createsuperuser's "already taken" check and fixtures look users up by natural key.
+        return self.get(username_canonical=canonical_identifier(username or ""))
 
 
 class User(AbstractUser):
@@ -47,12 +88,29 @@ class User(AbstractUser):
     calling set_password() and save()) or deactivates the user, save() announces it, and every
     credential of the user is revoked (blogapi.accounts.signals). A hash that only changes
     encoding at login (a hasher upgrade) is the same password and revokes nothing.
+
+    Usernames are stored NFKC-normalized and are unique in their canonical form, as addresses
+    are (blogapi.accounts.identifiers): 'ALICE', or alice in full-width letters, is alice's name.
     """
 
-    # NULL, not '', for users without an address: unique allows many NULLs but one ''.
-    email_canonical = models.CharField(  # noqa: DJ001
-        max_length=254, unique=True, null=True, editable=False
+    # Django's field with our rules added: its validators run in the admin's forms, in
+    # `createsuperuser` and (as allauth's USERNAME_VALIDATORS) in every registration.
+    username = models.CharField(
+        "username",
+        max_length=USERNAME_MAX_LENGTH,
+        unique=True,
+        help_text="Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.",
+        validators=[UnicodeUsernameValidator(), validate_username],
+        error_messages={"unique": USERNAME_TAKEN},
     )
+    username_canonical = CanonicalField(
+        source="username", max_length=USERNAME_MAX_LENGTH, unique=True
+    )
+    email = models.EmailField("email address", blank=True, validators=[validate_email_length])
+    # NULL, not '', for users without an address: unique allows many NULLs but one ''.
+    email_canonical = CanonicalField(source="email", max_length=254, unique=True, null=True)
+
+    objects: ClassVar[UserManager] = UserManager()
 
     # The stored password hash and active flag as last read or written (None: unknown), and
     # whether set_password() gave this instance a new password since.
@@ -90,11 +148,24 @@ class User(AbstractUser):
         finally:
             self._rehashing = False
 
+    def validate_unique(self, exclude: Collection[str] | None = None) -> None:
+        """Django's checks, and no other account holding another spelling of the username."""
+        super().validate_unique(exclude)
+        if (exclude is None or "username" not in exclude) and username_taken(
+            self.username, exclude_pk=self.pk
+        ):
+            raise ValidationError({"username": [USERNAME_TAKEN]})
+
     def save(self, *args: Any, **kwargs: Any) -> None:
-        self.email_canonical = canonical_email(self.email) or None
+        if "username" not in self.get_deferred_fields():  # reading it would cost a query
+            self.username = normalize_username(self.username)
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "email" in update_fields:
-            kwargs["update_fields"] = {*update_fields, "email_canonical"}
+        if update_fields is not None:
+            derived = {"username": "username_canonical", "email": "email_canonical"}
+            kwargs["update_fields"] = {
+                *update_fields,
+                *(derived[name] for name in derived if name in update_fields),
+            }
         saved = _saved_fields(self, update_fields)
         new_password = (
             self.pk is not None  # a new user has no credentials yet

@@ -9,10 +9,17 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.authentication import BasicScheme, SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    inline_serializer,
+)
 from rest_framework import serializers
 
 from blogapi.accounts.serializers import JwtOutputSerializer, TokenOutputSerializer
+from blogapi.accounts.services.password import BAD_LINK, BAD_LINK_FIELD
+from blogapi.core.schema import ERROR, FIELD_ERRORS
 
 
 class DeviceTokenScheme(OpenApiAuthenticationExtension):
@@ -66,7 +73,8 @@ class SessionCookieScheme(SessionScheme):
                 "The browsable API's session (`/api-auth/login/`, or an HTML-form login or "
                 "signup, which must itself pass the CSRF check: token from "
                 "`GET /api/v1/dj-rest-auth/csrf/`). POST, PUT, PATCH and DELETE also need the "
-                "`X-CSRFToken` header (from the `csrftoken` cookie), else 403."
+                "`X-CSRFToken` header (from the `csrftoken` cookie), else 403. Expires after "
+                "AUTH_SESSION_IDLE_TTL unused, and SESSION_COOKIE_AGE after the login."
             ),
         }
 
@@ -74,6 +82,7 @@ class SessionCookieScheme(SessionScheme):
 class BasicCredentialsScheme(BasicScheme):
     """drf-spectacular's Basic scheme, plus the setting that enables it and its rate limits."""
 
+    target_class = "blogapi.accounts.authentication.BasicCredentialsAuthentication"
     priority = 0
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
@@ -189,6 +198,29 @@ PASSWORD_RESET_CONFIRM_EXAMPLES = [
     _response(200, "Reset", {"detail": "Password has been reset with the new password."}),
 ]
 
+# The shared 400 (blogapi.core.schema), with this operation's answers as examples.
+PASSWORD_RESET_CONFIRM_REFUSED = OpenApiResponse(
+    response={"anyOf": [FIELD_ERRORS, ERROR]},
+    description=(
+        "The link cannot be used: the same answer whatever the reason (an unknown, malformed or "
+        "inactive user's `uid`; a wrong, expired or used `token`), so it reveals no account. "
+        "Otherwise errors per field (a missing field; with a usable link, a new password the "
+        "policy refuses), or malformed JSON."
+    ),
+    examples=[
+        _response(400, "Bad link", {BAD_LINK_FIELD: [BAD_LINK]}, "Any link that cannot be used"),
+        _response(
+            400,
+            "Refused password",
+            {
+                "new_password2": [
+                    "This password is too short. It must contain at least 12 characters."
+                ]
+            },
+        ),
+    ],
+)
+
 CREDENTIAL_LIST_EXAMPLES = [
     _response(
         200,
@@ -211,7 +243,7 @@ CREDENTIAL_LIST_EXAMPLES = [
                 "label": "Browser session (Firefox on Linux)",
                 "created_at": "2026-11-20T08:00:00Z",
                 "last_used_at": "2026-11-26T21:12:00Z",
-                "expires_at": "2026-12-04T08:00:00Z",
+                "expires_at": "2026-11-27T21:12:00Z",
                 "last_ip": "198.51.100.23",
                 "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Firefox/133.0",
                 "current": False,

@@ -5,14 +5,23 @@ from typing import Any
 from allauth.account import app_settings as allauth_settings
 from allauth.account.adapter import get_adapter
 from dj_rest_auth import serializers as rest_auth_serializers
-from dj_rest_auth.app_settings import api_settings as rest_auth_settings
 from dj_rest_auth.registration.serializers import RegisterSerializer
 from django.conf import settings
 from rest_framework import serializers
 
+from blogapi.accounts.identifiers import (
+    EMAIL_MAX_LENGTH,
+    USERNAME_TAKEN,
+    normalize_username,
+    username_taken,
+    validate_email_length,
+    validate_login_identifier,
+)
 from blogapi.accounts.models import User, canonical_email
 from blogapi.accounts.services.credentials import CREDENTIAL_KINDS
 from blogapi.accounts.services.password import (
+    BAD_LINK,
+    BAD_LINK_FIELD,
     password_change,
     password_reset_confirm,
     password_reset_email_send,
@@ -31,9 +40,24 @@ def password_field(**kwargs: Any) -> serializers.CharField:
     )
 
 
+def email_field(**kwargs: Any) -> serializers.EmailField:
+    """An address no longer than an account's can be once normalized (a 400, never a cut)."""
+    return serializers.EmailField(
+        max_length=EMAIL_MAX_LENGTH, validators=[validate_email_length], **kwargs
+    )
+
+
 class LoginInputSerializer(rest_auth_serializers.LoginSerializer):
     """dj-rest-auth's login plus an optional `device` label for the token it issues."""
 
+    # A username or an address: checked against the longer limit an address has.
+    username = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=EMAIL_MAX_LENGTH,
+        validators=[validate_login_identifier],
+    )
+    email = email_field(required=False, allow_blank=True)
     password = password_field()
 
     device = serializers.CharField(
@@ -74,13 +98,6 @@ class JwtRefreshedSerializer(serializers.Serializer):
     refresh_expiration = serializers.DateTimeField(read_only=True)
 
 
-class JwtOutputSerializer(JwtRefreshedSerializer):
-    """What a JWT login answers: the tokens and the user (the `user/` fields)."""
-
-    user = rest_auth_settings.USER_DETAILS_SERIALIZER(read_only=True)
-
-
-# The longest refresh token or access JWT we issue is well below these; longer is junk.
 class JwtRefreshInputSerializer(serializers.Serializer):
     refresh = serializers.CharField(
         max_length=128,
@@ -128,12 +145,29 @@ class PasswordChangeSerializer(serializers.Serializer):
 
 
 class PasswordResetConfirmSerializer(serializers.Serializer):
-    """The reset link's uid and token and the new password; checked under a lock in save()."""
+    """The reset link's uid and token and the new password; checked under a lock in save().
+
+    A uid or token that is present but unusable (too long, not text, NUL bytes) gets the one
+    answer of every bad link (BAD_LINK), like the links the flow refuses.
+    """
 
     uid = serializers.CharField(max_length=64)
     token = serializers.CharField(max_length=128)
     new_password1 = password_field()
     new_password2 = password_field()
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if not isinstance(error.detail, dict):
+                raise
+            errors: dict[str, Any] = dict(error.detail)
+            link = {field: errors.pop(field) for field in ("uid", "token") if field in errors}
+            codes = {getattr(e, "code", None) for messages in link.values() for e in messages}
+            # Missing fields are named, as for any other field; anything else is a bad link.
+            errors |= {BAD_LINK_FIELD: [BAD_LINK]} if codes - {"required"} else link
+            raise serializers.ValidationError(errors) from None
 
     def save(self, **kwargs: Any) -> User:
         return password_reset_confirm(request=self.context["request"], **self.validated_data)
@@ -145,7 +179,7 @@ class PasswordResetSerializer(serializers.Serializer):
     # Not dj-rest-auth's serializer: its form reverses a URL the project must supply
     # (NoReverseMatch, dj-rest-auth#152) and reads allauth's deprecated AUTHENTICATION_METHOD
     # (dj-rest-auth PR #756).
-    email = serializers.EmailField()
+    email = email_field()
 
     def save(self, **kwargs: Any) -> None:
         password_reset_email_send(
@@ -153,10 +187,36 @@ class PasswordResetSerializer(serializers.Serializer):
         )
 
 
+class ResendEmailInputSerializer(serializers.Serializer):
+    """dj-rest-auth's resend request: the address to send a new confirmation to."""
+
+    email = email_field()
+
+
 class VerifyEmailInputSerializer(serializers.Serializer):
     key = serializers.CharField(max_length=256)
 
 
+class UserDetailsSerializer(rest_auth_serializers.UserDetailsSerializer):
+    """Your own details; a new username follows the rules of registration."""
+
+    # The model field's validators (look-alikes, lengths) run as for any user. The uniqueness
+    # check leaves the caller out: dj-rest-auth asks allauth's clean_username, which counts the
+    # caller's own name as taken, so a PUT that kept it, or changed only its case, was refused.
+    def validate_username(self, username: str) -> str:
+        own_pk = self.instance.pk if isinstance(self.instance, User) else None
+        if username_taken(username, exclude_pk=own_pk):
+            raise serializers.ValidationError(USERNAME_TAKEN)
+        return normalize_username(username)
+
+
+class JwtOutputSerializer(JwtRefreshedSerializer):
+    """What a JWT login answers: the tokens and the user (the `user/` fields)."""
+
+    user = UserDetailsSerializer(read_only=True)  # REST_AUTH's USER_DETAILS_SERIALIZER
+
+
+# The longest refresh token or access JWT we issue is well below these; longer is junk.
 class UserOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
@@ -172,8 +232,17 @@ class CredentialOutputSerializer(serializers.Serializer):
     # DRF's metaclass moves declared fields off the class, so this does not shadow Field.label.
     label = serializers.CharField()  # type: ignore[assignment]
     created_at = serializers.DateTimeField()
-    last_used_at = serializers.DateTimeField()
-    expires_at = serializers.DateTimeField(allow_null=True)
+    last_used_at = serializers.DateTimeField(
+        help_text="Its last use, recorded at most once per AUTH_TOKEN_TOUCH_INTERVAL."
+    )
+    expires_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text=(
+            "When it stops working unless used again: the earlier of its absolute expiry and its "
+            "idle timeout counted from `last_used_at` (tokens: AUTH_TOKEN_TTL and "
+            "AUTH_TOKEN_IDLE_TTL; sessions: SESSION_COOKIE_AGE and AUTH_SESSION_IDLE_TTL)."
+        ),
+    )
     last_ip = serializers.IPAddressField(allow_null=True)
     user_agent = serializers.CharField()
     current = serializers.BooleanField(help_text="True for the credential of this request.")

@@ -21,16 +21,24 @@ from blogapi.accounts.models import (
     password_hash_changed,
     user_deactivated,
 )
-from blogapi.accounts.services.credentials import credentials_revoke_all, user_session_record
+from blogapi.accounts.services.credentials import (
+    BrowserSessions,
+    credentials_revoke_all,
+    user_session_record,
+)
 from blogapi.accounts.services.password import password_hash_changed_revoke
+
+# Every sign-in sends Django's user_logged_in: login() for sessions, sign_in_announce() for the
+# others (with `via`). Django's own receiver, update_last_login, saves last_login alone
+# (update_fields), which User.save() never takes for a new password or a deactivation.
 
 
 @receiver(user_logged_in)
 def auth_event_on_login(
     sender: Any, request: HttpRequest | None, user: User, **kwargs: Any
 ) -> None:
-    """Session logins (admin, /api-auth/, browsable API); a JSON login is logged at its token."""
-    login_succeeded(request=request, user=user, via="session")
+    """Every sign-in (admin, /api-auth/, browsable API, token issued, Basic), once per request."""
+    login_succeeded(request=request, user=user, via=kwargs.get("via", BrowserSessions.name))
 
 
 @receiver(user_logged_in)
@@ -38,6 +46,8 @@ def user_session_on_login(
     sender: Any, request: HttpRequest | None, user: User, **kwargs: Any
 ) -> None:
     """allauth's usersessions only hears allauth's own login signal; ours come from login()."""
+    if kwargs.get("via", BrowserSessions.name) != BrowserSessions.name:
+        return  # a token or a Basic request: no session was signed in
     if request is not None and hasattr(request, "session"):
         user_session_record(request=request, user=user)
         auth_event("credential.created", kind="session", user_id=user.pk)

@@ -31,7 +31,7 @@ from rest_framework.views import APIView
 
 from blogapi.accounts.access_tokens import AccessTokenInvalid, access_token_verify
 from blogapi.accounts.credential_cache import refresh_families
-from blogapi.accounts.events import login_succeeded
+from blogapi.accounts.identifiers import username_taken
 from blogapi.accounts.jwt_cookies import jwt_cookies_clear, jwt_cookies_set, refresh_cookie_name
 from blogapi.accounts.models import User
 from blogapi.accounts.schema import (
@@ -39,6 +39,7 @@ from blogapi.accounts.schema import (
     CSRF_TOKEN_EXAMPLES,
     LOGIN_EXAMPLES,
     PASSWORD_RESET_CONFIRM_EXAMPLES,
+    PASSWORD_RESET_CONFIRM_REFUSED,
     PASSWORD_RESET_EXAMPLES,
     REGISTER_EXAMPLES,
     USER_LIST_EXAMPLES,
@@ -54,6 +55,7 @@ from blogapi.accounts.serializers import (
     JwtRefreshInputSerializer,
     JwtVerifyInputSerializer,
     PasswordResetConfirmSerializer,
+    ResendEmailInputSerializer,
     UserOutputSerializer,
     VerifyEmailInputSerializer,
     email_verification_is_mandatory,
@@ -72,7 +74,7 @@ from blogapi.accounts.services.jwt_families import (
     jwt_family_start,
     jwt_refresh,
 )
-from blogapi.accounts.services.password import password_reset_confirm
+from blogapi.accounts.services.password import BAD_LINK_FIELD, password_reset_confirm
 from blogapi.accounts.services.signup import (
     account_exists_notice_send,
     email_address_confirm,
@@ -173,7 +175,7 @@ class RegisterView(HtmlFormCsrfMixin, BaseRegisterView):
 
     def _lost_race_response(self, request: Request) -> Response:
         username = str(request.data.get("username", ""))
-        if User.objects.filter(username__iexact=username).exists():
+        if username_taken(username):
             error = {"username": ["A user with that username already exists."]}
             return Response(error, status=status.HTTP_400_BAD_REQUEST)
         if email_verification_is_mandatory():
@@ -231,7 +233,6 @@ class LoginView(HtmlFormCsrfMixin, BaseLoginView):
             super().login()
             return
         self.user = self.serializer.validated_data["user"]
-        login_succeeded(request=self.request, user=self.user, via="jwt")
         device = self.serializer.validated_data.get("device")
         self.issued = jwt_family_start(user=self.user, request=self.request, label=device)
         if rest_auth_settings.SESSION_LOGIN:
@@ -316,6 +317,7 @@ class ResendEmailView(ResendEmailVerificationView):
     """dj-rest-auth's resend, limited per IP and per address; the same answer for any address."""
 
     rate_limit_scope = "resend_email_ip"
+    serializer_class = ResendEmailInputSerializer
 
     @extend_schema(responses={200: DetailSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -338,10 +340,13 @@ class PasswordResetView(BasePasswordResetView):
 
 
 @extend_schema_view(
-    post=extend_schema(responses={200: DetailSerializer}, examples=PASSWORD_RESET_CONFIRM_EXAMPLES)
+    post=extend_schema(
+        responses={200: DetailSerializer, 400: PASSWORD_RESET_CONFIRM_REFUSED},
+        examples=PASSWORD_RESET_CONFIRM_EXAMPLES,
+    )
 )
 class PasswordResetConfirmView(BasePasswordResetConfirmView):
-    """dj-rest-auth's reset confirm, limited per IP; the link works once."""
+    """dj-rest-auth's reset confirm, limited per IP; links work once; one answer for bad ones."""
 
     rate_limit_scope = "password_reset_confirm_ip"
 
@@ -473,5 +478,5 @@ class PasswordResetPageView(View):
         return render(request, self.template_name, {"state": "done"})
 
     def _refused(self, request: HttpRequest, errors: Mapping[str, Any]) -> HttpResponse:
-        state = "invalid" if ("uid" in errors or "token" in errors) else "ask"
+        state = "invalid" if BAD_LINK_FIELD in errors else "ask"
         return render(request, self.template_name, {"state": state, "errors": errors}, status=400)

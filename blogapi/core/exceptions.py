@@ -33,6 +33,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     return exception_handler(exc, context)
 
 
+def database_unavailable() -> JsonResponse:
+    """503 with Retry-After, for a database that cannot be reached outside DRF's views."""
+    response = JsonResponse(DATABASE_UNAVAILABLE, status=503)
+    response["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
+
+
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """404 for URLs no route matches, as JSON like every other API error."""
     return JsonResponse({"detail": "Not found."}, status=404)
@@ -67,9 +74,7 @@ class APIExceptionMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, (OperationalError, InterfaceError)):
-            response = JsonResponse(DATABASE_UNAVAILABLE, status=503)
-            response["Retry-After"] = RETRY_AFTER_SECONDS
-            return response
+            return database_unavailable()
         if not isinstance(exception, APIException):
             return None
         response = JsonResponse({"detail": str(exception.detail)}, status=exception.status_code)

@@ -124,6 +124,28 @@ class BackgroundEmailBackend(BaseEmailBackend):
         return len(messages)
 
 
+# Delivery backends (from EMAIL_URL) that keep mail where others read it, links included.
+_UNDELIVERED = {
+    "django.core.mail.backends.console.EmailBackend": "printed to the server's output",
+    "django.core.mail.backends.filebased.EmailBackend": "written to files",
+}
+
+
+def warn_when_mail_is_not_sent() -> None:
+    """At start in production: a warning when EMAIL_URL prints (or files) mail, not sends it.
+
+    Production only starts with an explicit EMAIL_URL; consolemail:// may be a deliberate choice
+    (e.g. a platform that collects the output), but every reset link then lands in the logs.
+    """
+    fate = _UNDELIVERED.get(settings.EMAIL_DELIVERY_BACKEND)
+    if fate and not settings.DEBUG:
+        logger.warning(
+            "EMAIL_URL does not send mail: every mail, reset and confirmation links included, "
+            "is %s. Set EMAIL_URL to an SMTP server (smtp+tls://...) to deliver it.",
+            fate,
+        )
+
+
 def _drain_at_exit() -> None:
     if not wait_until_sent(timeout=float(settings.EMAIL_TIMEOUT)):
         logger.error("mail sender stopped with %d message(s) undelivered", _unfinished)

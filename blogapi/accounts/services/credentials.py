@@ -14,13 +14,14 @@ from typing import Any, ClassVar
 from allauth.usersessions.models import UserSession
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, logout
+from django.contrib.auth.signals import user_logged_in
 from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from blogapi.accounts.browser_sessions import live_sessions, sessions_end
+from blogapi.accounts.browser_sessions import LiveSession, live_sessions, sessions_end
 from blogapi.accounts.devices import device_label, user_agent
-from blogapi.accounts.events import auth_event, credentials_revoked, login_succeeded
+from blogapi.accounts.events import auth_event, credentials_revoked
 from blogapi.accounts.models import TOKEN_PREFIX, DeviceToken, RefreshFamily, User, token_digest
 from blogapi.core.clients import UNKNOWN_IP, client_ip
 
@@ -129,6 +130,18 @@ class BrowserSessions(CredentialKind):
         return self.ref(session.session_key)
 
     def live(self, user: User, current: CredentialRef | None) -> list[Credential]:
+        """Idle sessions are not live: they are ended here, as at their next request."""
+        now, idle_ttl = timezone.now(), settings.AUTH_SESSION_IDLE_TTL
+        sessions: list[LiveSession] = []
+        idle: list[LiveSession] = []
+        for s in live_sessions(user):
+            (idle if now - s.record.last_seen_at >= idle_ttl else sessions).append(s)
+        if idle:
+            _revoke(
+                self,
+                UserSession.objects.filter(pk__in=[s.record.pk for s in idle]),
+                user_id=user.pk,
+            )
         return [
             Credential(
                 id=f"{self.name}-{s.record.pk}",
@@ -136,12 +149,13 @@ class BrowserSessions(CredentialKind):
                 label=f"Browser session ({device_label(s.record.user_agent)})",
                 created_at=s.record.created_at,
                 last_used_at=s.record.last_seen_at,
-                expires_at=s.expires_at,
+                # As for tokens: the earlier of the absolute and the idle expiry.
+                expires_at=min(s.expires_at, s.record.last_seen_at + idle_ttl),
                 last_ip=s.record.ip,
                 user_agent=s.record.user_agent,
                 current=self.ref(s.record.session_key) == current,
             )
-            for s in live_sessions(user)
+            for s in sessions
         ]
 
     def end(self, rows: models.QuerySet[Any]) -> int:
@@ -233,6 +247,16 @@ def credentials_revoke_all(*, user: User, keep: CredentialRef | None = None) -> 
         _revoke(kind, rows, user_id=user.pk)
 
 
+def browser_session_end_idle(*, request: HttpRequest) -> None:
+    """The request's session sat unused for AUTH_SESSION_IDLE_TTL: end it, sign the request out."""
+    sessions = CREDENTIAL_KINDS[BrowserSessions.name]
+    ref = sessions.in_use(request)
+    if ref is not None:
+        rows = sessions.rows().filter(**{sessions.key_field: ref.key})
+        _revoke(sessions, rows, user_id=request.user.pk)
+    logout(request)
+
+
 def credentials_in_use_revoke(*, request: HttpRequest) -> None:
     """Logout: end the token and the session this request was made with, nothing else."""
     for kind in CREDENTIAL_KINDS.values():
@@ -240,6 +264,17 @@ def credentials_in_use_revoke(*, request: HttpRequest) -> None:
         if ref is not None:
             _revoke(kind, kind.rows().filter(**{kind.key_field: ref.key}), user_id=request.user.pk)
     logout(request)
+
+
+def sign_in_announce(*, request: HttpRequest, user: User, via: str) -> None:
+    """Announce a sign-in that Django's login() did not: a token issued, a Basic request.
+
+    Django's user_logged_in, as login() sends it for sessions, so that every sign-in has the same
+    effects: Django's update_last_login (which kills the reset links mailed before it: Django's
+    reset tokens embed last_login) and our receivers (the `login.succeeded` event). `via` names
+    the credential (`token`, `basic`); login() sends none, which means a session.
+    """
+    user_logged_in.send(sender=type(user), request=request, user=user, via=via)
 
 
 @dataclass(frozen=True)
@@ -254,7 +289,8 @@ class IssuedToken:
 def device_token_create(
     *, user: User, request: HttpRequest, label: str | None = None
 ) -> IssuedToken:
-    """Create a token for this device, dropping the user's least recently used beyond the cap."""
+    """Sign in with a new token for this device; beyond the cap the least recently used go."""
+    sign_in_announce(request=request, user=user, via=DeviceTokens.name)
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = timezone.now()
     agent = user_agent(request)
@@ -280,7 +316,6 @@ def device_token_create_for_login(token_model: Any, user: User, serializer: Any)
     """dj-rest-auth's TOKEN_CREATOR hook: label from the login's `device` field or User-Agent."""
     request = serializer.context["request"]
     label = getattr(serializer, "validated_data", {}).get("device")
-    login_succeeded(request=request, user=user, via="token")
     return device_token_create(user=user, request=request, label=label)
 
 

@@ -21,6 +21,7 @@ from blogapi.accounts.access_tokens import access_token_issue
 from blogapi.accounts.devices import device_label, user_agent
 from blogapi.accounts.events import auth_event, credentials_revoked
 from blogapi.accounts.models import RefreshFamily, SpentRefreshToken, User, token_digest
+from blogapi.accounts.services.credentials import sign_in_announce
 from blogapi.core.clients import client_ip
 
 REFRESH_PREFIX = "blogapi_rt_"  # a public marker for secret scanners
@@ -58,7 +59,8 @@ def _new_refresh_token() -> str:
 
 @transaction.atomic
 def jwt_family_start(*, user: User, request: HttpRequest, label: str | None = None) -> IssuedJwt:
-    """A new family for this login, dropping the user's least recently used beyond the cap."""
+    """Sign in with a new family; beyond the cap the user's least recently used go."""
+    sign_in_announce(request=request, user=user, via="jwt")
     refresh, now, agent = _new_refresh_token(), timezone.now(), user_agent(request)
     family = RefreshFamily.objects.create(
         user=user,

@@ -37,7 +37,11 @@ from blogapi.accounts.services.credentials import (
 from blogapi.core import ratelimit
 
 RESET_PER_ADDRESS = "password_reset_address"
-_INVALID = ["Invalid value"]
+# One answer for every link that cannot set a password: an unknown, malformed or inactive
+# user's uid, a wrong, expired or used token. Telling them apart would tell which uids are
+# accounts (dj-rest-auth answers a `uid` error for some and a `token` error for others).
+BAD_LINK_FIELD = "token"
+BAD_LINK = "This reset link is invalid, has expired or was already used: ask for a new one."
 
 
 @dataclass(frozen=True)
@@ -146,11 +150,17 @@ def password_reset_email_send(*, request: HttpRequest, email: str) -> None:
         adapter.send_mail("account/email/password_reset_key", user.email, context)
 
 
+def _bad_link() -> ValidationError:
+    return ValidationError({BAD_LINK_FIELD: [BAD_LINK]})
+
+
 @transaction.atomic
 def password_reset_confirm(
     *, request: HttpRequest, uid: str, token: str, new_password1: str, new_password2: str
 ) -> User:
     """Check the link and set the password exactly once, even when confirms race.
+
+    Every link that cannot be used gets the same answer (BAD_LINK), whoever's uid it holds.
 
     The row lock (BEGIN IMMEDIATE on SQLite) serialises confirms of one link; the loser then
     sees the new password hash, which Django's reset tokens include, so its token is dead.
@@ -158,12 +168,10 @@ def password_reset_confirm(
     try:
         pk = url_str_to_user_pk(uid)
     except (TypeError, ValueError, OverflowError):
-        raise ValidationError({"uid": _INVALID}) from None
+        raise _bad_link() from None
     user = User.objects.select_for_update().filter(pk=pk, is_active=True).first()
-    if user is None:
-        raise ValidationError({"uid": _INVALID})
-    if not default_token_generator.check_token(user, token):
-        raise ValidationError({"token": _INVALID})
+    if user is None or not default_token_generator.check_token(user, token):
+        raise _bad_link()
     form = _new_password_form(user, new_password1, new_password2)
     with _announced_as(
         PasswordChange(event="password.reset", notice="account/email/password_reset")

@@ -5,11 +5,13 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from rest_framework.authentication import BasicAuthentication
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from blogapi.accounts.authentication import DeviceTokenAuthentication
+from blogapi.accounts.authentication import (
+    BasicCredentialsAuthentication,
+    DeviceTokenAuthentication,
+)
 from blogapi.accounts.models import User
 from conftest import PASSWORD, login, settings_in_subprocess
 
@@ -78,7 +80,7 @@ def basic_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         APIView,
         "authentication_classes",
-        [*APIView.authentication_classes, BasicAuthentication],
+        [*APIView.authentication_classes, BasicCredentialsAuthentication],
     )
 
 
@@ -101,7 +103,7 @@ def test_basic_setting_follows_env(value: str, expected: bool) -> None:
     )
 
     assert result.returncode == 0, result.stderr
-    assert ("BasicAuthentication" in result.stdout) is expected
+    assert ("BasicCredentialsAuthentication" in result.stdout) is expected
     # Token stays first, so unauthenticated requests get 401 + `WWW-Authenticate: Token`.
     assert result.stdout.index("TokenAuthentication") < result.stdout.index("SessionAuthentication")
 

@@ -14,7 +14,12 @@ from blogapi.accounts.services.credentials import (
     CredentialRef,
     credentials_revoke_all,
 )
-from blogapi.accounts.services.password import password_change, password_reset_confirm
+from blogapi.accounts.services.password import (
+    BAD_LINK,
+    BAD_LINK_FIELD,
+    password_change,
+    password_reset_confirm,
+)
 from conftest import PASSWORD, login, token_client
 
 CHANGE = "/api/v1/dj-rest-auth/password/change/"
@@ -117,4 +122,4 @@ def test_flows_raise_djangos_validation_error_by_field(alice: User) -> None:
         )
 
     assert list(wrong_old.value.message_dict) == ["old_password"]
-    assert bad_link.value.message_dict == {"uid": ["Invalid value"]}
+    assert bad_link.value.message_dict == {BAD_LINK_FIELD: [BAD_LINK]}

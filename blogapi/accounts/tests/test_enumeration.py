@@ -3,17 +3,22 @@
 import statistics
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
 import pytest
+import yaml
+from allauth.account.utils import user_pk_to_url_str
 from django.conf import settings as django_settings
 from django.core import mail
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from blogapi.accounts.models import User
+from blogapi.accounts.services.password import BAD_LINK, BAD_LINK_FIELD
 from blogapi.core import mail as background_mail
-from conftest import PASSWORD
+from conftest import PASSWORD, mailed_link
 
 REGISTER = "/api/v1/dj-rest-auth/registration/"
 RESET = "/api/v1/dj-rest-auth/password/reset/"
@@ -185,3 +190,136 @@ def test_registration_takes_the_same_time_for_taken_and_new_addresses(
     assert abs(median_ms(taken) - median_ms(new)) < 20
     assert User.objects.count() == 101
     assert background_mail.wait_until_sent(timeout=30)
+
+
+# --- Reset confirmation: one answer for every link that cannot be used ---------------------------
+
+RESET_CONFIRM = "/api/v1/dj-rest-auth/password/reset/confirm/"
+RESET_LINK = r"/password/reset/confirm/(?P<uid>[^/\s]+)/(?P<token>[^/\s]+)/"
+NEW_PASSWORDS = {
+    "new_password1": "a brand new passphrase",
+    "new_password2": "a brand new passphrase",
+}
+Link = dict[str, str]
+
+
+def reset_link_for(client: APIClient, email: str) -> Link:
+    assert client.post(RESET, {"email": email}, format="json").status_code == 200
+    link = mailed_link(RESET_LINK)
+    return {"uid": link.group("uid"), "token": link.group("token")}
+
+
+def unknown_uid(link: Link, alice: User, client: APIClient, clock: Any) -> Link:
+    return {**link, "uid": user_pk_to_url_str(User(pk=alice.pk + 1000))}
+
+
+def malformed_uid(link: Link, alice: User, client: APIClient, clock: Any) -> Link:
+    return {**link, "uid": "!!"}
+
+
+def out_of_range_uid(link: Link, alice: User, client: APIClient, clock: Any) -> Link:
+    return {**link, "uid": "zzzzzzzzzzzzz"}  # base36 for a number beyond any primary key
+
+
+def overlong_uid(link: Link, alice: User, client: APIClient, clock: Any) -> Link:
+    return {**link, "uid": "1" * 65}
+
+
+def inactive_user(link: Link, alice: User, client: APIClient, clock: Any) -> Link:
+    alice.is_active = False
+    alice.save()
+    return link
+
+
+def wrong_token(link: Link, alice: User, client: APIClient, clock: Any) -> Link:
+    return {**link, "token": link["token"][:-1] + ("b" if link["token"].endswith("a") else "a")}
+
+
+def expired_token(link: Link, alice: User, client: APIClient, clock: Any) -> Link:
+    clock.move_to(timezone.now() + timedelta(hours=1, minutes=1))  # PASSWORD_RESET_TIMEOUT: 1 h
+    return link
+
+
+def used_token(link: Link, alice: User, client: APIClient, clock: Any) -> Link:
+    assert client.post(RESET_CONFIRM, link | NEW_PASSWORDS, format="json").status_code == 200
+    return link
+
+
+BAD_LINKS = [
+    pytest.param(unknown_uid, id="unknown-uid"),
+    pytest.param(malformed_uid, id="malformed-uid"),
+    pytest.param(out_of_range_uid, id="out-of-range-uid"),
+    pytest.param(overlong_uid, id="overlong-uid"),
+    pytest.param(inactive_user, id="inactive-user"),
+    pytest.param(wrong_token, id="real-user-wrong-token"),
+    pytest.param(expired_token, id="expired-token"),
+    pytest.param(used_token, id="used-token"),
+]
+
+
+@pytest.fixture
+def bobs_bad_link(api_client: APIClient, bob: User) -> Any:
+    """The answer to a real, active user's link with a made-up token."""
+    link = reset_link_for(api_client, "bob@example.com")
+    return api_client.post(RESET_CONFIRM, {**link, "token": "x-y"} | NEW_PASSWORDS, format="json")
+
+
+@pytest.mark.parametrize("spoil", BAD_LINKS)
+def test_every_unusable_reset_link_gets_the_same_answer(
+    api_client: APIClient,
+    alice: User,
+    bobs_bad_link: Any,
+    time_machine: Any,
+    spoil: Callable[..., Link],
+) -> None:
+    link = spoil(reset_link_for(api_client, "alice@example.com"), alice, api_client, time_machine)
+
+    response = api_client.post(RESET_CONFIRM, link | NEW_PASSWORDS, format="json")
+
+    assert response.status_code == bobs_bad_link.status_code == 400
+    assert response.json() == bobs_bad_link.json() == {BAD_LINK_FIELD: [BAD_LINK]}
+    assert response.headers.keys() == bobs_bad_link.headers.keys()
+
+
+@pytest.mark.parametrize("spoil", BAD_LINKS)
+def test_the_reset_page_answers_every_unusable_link_alike(
+    api_client: APIClient,
+    alice: User,
+    bob: User,
+    time_machine: Any,
+    spoil: Callable[..., Link],
+) -> None:
+    bobs = reset_link_for(api_client, "bob@example.com")
+    reference = api_client.post(f"{RESET_CONFIRM}{bobs['uid']}/x-y/", NEW_PASSWORDS)
+    link = spoil(reset_link_for(api_client, "alice@example.com"), alice, api_client, time_machine)
+
+    response = api_client.post(f"{RESET_CONFIRM}{link['uid']}/{link['token']}/", NEW_PASSWORDS)
+
+    assert response.status_code == reference.status_code == 400
+    assert response.content == reference.content
+    assert b"This link cannot be used" in response.content
+
+
+def test_a_missing_uid_or_token_is_named_like_any_missing_field(
+    api_client: APIClient, db: None
+) -> None:
+    response = api_client.post(RESET_CONFIRM, NEW_PASSWORDS, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "uid": ["This field is required."],
+        "token": ["This field is required."],
+    }
+
+
+def test_the_schema_documents_the_one_answer_as_it_is(
+    api_client: APIClient, bobs_bad_link: Any
+) -> None:
+    schema = yaml.safe_load(api_client.get("/api/schema/").content)
+
+    refused = schema["paths"][RESET_CONFIRM]["post"]["responses"]["400"]
+    examples = refused["content"]["application/json"]["examples"]
+    assert {"value": bobs_bad_link.json(), "summary": "Any link that cannot be used"} in (
+        examples.values()
+    )
+    assert "reveals no account" in refused["description"]

@@ -580,3 +580,14 @@ def test_the_admin_lists_families_without_secrets(alice: User) -> None:
         assert family.label in page.content.decode()
         assert family.digest not in page.content.decode()
         assert answer["refresh"] not in page.content.decode()
+
+
+def test_a_jwt_sign_in_updates_last_login_so_earlier_reset_links_die(alice: User) -> None:
+    alice.refresh_from_db()
+    link_token = default_token_generator.make_token(alice)
+
+    jwt_login()
+
+    alice.refresh_from_db()
+    assert alice.last_login is not None
+    assert not default_token_generator.check_token(alice, link_token)

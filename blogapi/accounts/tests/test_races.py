@@ -14,7 +14,7 @@ from django.conf import settings as django_settings
 from django.core import mail
 
 from blogapi.accounts.models import User
-from conftest import PASSWORD
+from conftest import PASSWORD, fullwidth
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,6 +69,36 @@ def test_simultaneous_registrations_of_one_username_make_one_user(live_server: A
     assert statuses == [201] + [400] * 7, results
     assert User.objects.filter(username__iexact="dupe").count() == 1
     assert EmailAddress.objects.count() == 1
+
+
+def test_simultaneous_registrations_of_spellings_of_one_username_make_one_user(
+    live_server: Any,
+) -> None:
+    spellings = [
+        "dupe",
+        "DUPE",
+        "Dupe",
+        fullwidth("dupe"),
+        fullwidth("DUPE"),
+        "dUpE",
+        f"{fullwidth('d')}upe",
+        f"DUP{fullwidth('e')}",
+    ]
+    results = all_at_once(
+        [
+            registration(live_server, spelling, f"dupe{i}@example.com")
+            for i, spelling in enumerate(spellings)
+        ]
+    )
+
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [201] + [400] * 7, results
+    assert User.objects.count() == 1
+    assert all(
+        body == {"username": ["A user with that username already exists."]}
+        for status, body in results
+        if status == 400
+    ), results
 
 
 def test_simultaneous_registrations_of_one_address_make_one_user(live_server: Any) -> None:

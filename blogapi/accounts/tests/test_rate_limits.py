@@ -2,6 +2,7 @@
 
 import base64
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -12,13 +13,13 @@ from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authentication import BasicAuthentication
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
+from blogapi.accounts.authentication import BasicCredentialsAuthentication
 from blogapi.accounts.models import User
 from blogapi.core.models import RateLimitBucket
-from conftest import PASSWORD, mailed_link, token_client
+from conftest import PASSWORD, fullwidth, mailed_link, token_client
 
 LOGIN = "/api/v1/dj-rest-auth/login/"
 WRONG = "not the right password"
@@ -63,6 +64,97 @@ def test_username_and_email_share_one_account_counter(alice: User) -> None:
     fail_logins(2, "ALICE@example.com")
 
     assert_throttled(json_login("alice@example.com", PASSWORD))
+
+
+# Accounts and spellings of their names that all sign in to them: full-width letters, the
+# Kelvin sign, ß for ss, the ligature fi, a dotless i, a dotted capital I, and mixed case.
+ACCOUNT_SPELLINGS = [
+    pytest.param(
+        "kissfinn",
+        "kissfinn@example.com",
+        [
+            "KISSFINN",
+            fullwidth("kissfinn"),
+            "\u212aiss\ufb01nn",
+            "kißfinn",
+            "k\u0131ssf\u0131nn",
+            f"Kiß{fullwidth('FINN')}",
+        ],
+        id="username",
+    ),
+    pytest.param(
+        "kissfinn",
+        "kissfinn@example.com",
+        [
+            "KISSFINN@EXAMPLE.COM",
+            f"kissfinn@{fullwidth('example')}.{fullwidth('com')}",
+            "\u212aiss\ufb01nn@example.com",
+            "kißfinn@example.com",
+            "k\u0131ssf\u0131nn@EXAMPLE.com",
+            f"{fullwidth('KISSFINN')}@example.com",
+        ],
+        id="address",
+    ),
+    pytest.param(
+        "İnci",
+        "inci@example.com",
+        ["İNCI", "i\u0307nci", f"İ{fullwidth('NCI')}", "I\u0307nci", "İnc\u0131", "İnci"],
+        id="dotted-capital-i",
+    ),
+]
+
+
+def login_as(identifier: str, password: str) -> Any:
+    """A login with the name in `username`, which takes addresses too (as allauth's does)."""
+    return APIClient().post(LOGIN, {"username": identifier, "password": password}, format="json")
+
+
+@pytest.mark.parametrize(("username", "email", "spellings"), ACCOUNT_SPELLINGS)
+def test_every_spelling_that_signs_in_counts_against_the_one_account(
+    user_factory: Callable[..., User],
+    time_machine: Any,
+    username: str,
+    email: str,
+    spellings: list[str],
+) -> None:
+    user = user_factory(username, email=email)
+    for spelling in spellings:
+        signed_in = login_as(spelling, PASSWORD)
+        assert signed_in.status_code == 200, (spelling, signed_in.content)
+        me = token_client(signed_in.json()["key"]).get("/api/v1/dj-rest-auth/user/")
+        assert me.json()["pk"] == user.pk
+    start = timezone.now()
+    time_machine.move_to(start, tick=False)
+
+    for spelling in spellings[:5]:
+        assert login_as(spelling, WRONG).status_code == 400
+
+    assert_throttled(login_as(username, PASSWORD))
+    assert_throttled(login_as(spellings[5], PASSWORD))
+    time_machine.move_to(start + timedelta(seconds=299), tick=False)
+    assert_throttled(login_as(email, PASSWORD))
+    time_machine.move_to(start + timedelta(seconds=301), tick=False)
+    assert login_as(username, PASSWORD).status_code == 200
+
+
+def test_a_kelvin_sign_address_is_charged_to_its_account(user_factory: Callable[..., User]) -> None:
+    # allauth's backend lower-cased this address and signed it in, while the lock looked it up
+    # with the database's ASCII-only case-insensitivity and gave it a fresh counter.
+    user_factory("kissfinn", email="kissfinn@example.com")
+    kelvin = "\u212aissfinn@example.com"
+    assert login_as(kelvin, PASSWORD).status_code == 200
+
+    for _ in range(5):
+        assert login_as(kelvin, WRONG).status_code == 400
+
+    assert_throttled(login_as("kissfinn", PASSWORD))
+
+
+def test_spellings_of_an_unknown_name_share_one_counter(db: None) -> None:
+    for spelling in ["nobody", "NOBODY", fullwidth("nobody"), "NoBoDy", f"{fullwidth('n')}obody"]:
+        assert login_as(spelling, WRONG).status_code == 400
+
+    assert_throttled(login_as(fullwidth("NOBODY"), WRONG))
 
 
 def test_successes_do_not_count_but_do_not_reset_failures(alice: User) -> None:
@@ -145,7 +237,9 @@ def test_browser_logins_share_the_account_lock(alice: User, url: str) -> None:
 
 def test_basic_auth_shares_the_account_lock(alice: User, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        APIView, "authentication_classes", [*APIView.authentication_classes, BasicAuthentication]
+        APIView,
+        "authentication_classes",
+        [*APIView.authentication_classes, BasicCredentialsAuthentication],
     )
 
     def basic(password: str) -> Any:

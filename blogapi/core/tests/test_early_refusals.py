@@ -47,6 +47,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, DevS
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "EMAIL_URL": "dummymail://",
     }
     manage(production, "migrate", "--noinput")
     app = AppServer(production, root / "serve.log", workers=1)

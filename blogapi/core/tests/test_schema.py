@@ -175,6 +175,7 @@ def test_basic_authentication_is_documented_when_enabled() -> None:
             "DJANGO_SECRET_KEY": "k" * 50,
             "DJANGO_ALLOWED_HOSTS": "api.example.com",
             "DATABASE_URL": "sqlite:///:memory:",
+            "EMAIL_URL": "dummymail://",
             "AUTH_BASIC_ENABLED": "true",
         },
         expression,

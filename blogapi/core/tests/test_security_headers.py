@@ -22,6 +22,7 @@ from conftest import PASSWORD, REPO, login, settings_in_subprocess
 PRODUCTION = {
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
     "DJANGO_ALLOWED_HOSTS": "api.example.com",
+    "EMAIL_URL": "smtp+tls://mail.example.com:587",
 }
 ONE_YEAR = 365 * 24 * 60 * 60
 CONFIG_PREFIXES = (

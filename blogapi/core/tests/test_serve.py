@@ -198,6 +198,7 @@ def production_env(tmp_path: Path, port: int) -> dict[str, str]:
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "EMAIL_URL": "dummymail://",  # these servers send no mail
         "BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "1",
     }

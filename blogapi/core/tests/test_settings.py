@@ -5,6 +5,7 @@ import pytest
 from conftest import settings_in_subprocess
 
 GOOD_KEY = "k" * 50
+SMTP = "smtp+tls://user:password@smtp.example.com:587"
 
 
 @pytest.mark.parametrize(
@@ -18,21 +19,36 @@ GOOD_KEY = "k" * 50
             "FRONTEND_URL must be an http(s) URL",
         ),
         (
+            {"DJANGO_SECRET_KEY": GOOD_KEY, "DJANGO_ALLOWED_HOSTS": "x"},
+            "EMAIL_URL must be set when DJANGO_DEBUG is off",
+        ),
+        (
+            {"DJANGO_SECRET_KEY": GOOD_KEY, "DJANGO_ALLOWED_HOSTS": "x", "EMAIL_URL": ""},
+            "EMAIL_URL must be set when DJANGO_DEBUG is off",
+        ),
+        (
             {
                 "DJANGO_SECRET_KEY": GOOD_KEY,
                 "DJANGO_ALLOWED_HOSTS": "x",
+                "EMAIL_URL": SMTP,
                 "ACCOUNT_EMAIL_VERIFICATION": "sometimes",
             },
             "ACCOUNT_EMAIL_VERIFICATION must be",
         ),
         (
-            {"DJANGO_SECRET_KEY": GOOD_KEY, "DJANGO_ALLOWED_HOSTS": "x", "AUTH_TOKEN_TTL": "soon"},
+            {
+                "DJANGO_SECRET_KEY": GOOD_KEY,
+                "DJANGO_ALLOWED_HOSTS": "x",
+                "EMAIL_URL": SMTP,
+                "AUTH_TOKEN_TTL": "soon",
+            },
             "AUTH_TOKEN_TTL must be a positive duration",
         ),
         (
             {
                 "DJANGO_SECRET_KEY": GOOD_KEY,
                 "DJANGO_ALLOWED_HOSTS": "x",
+                "EMAIL_URL": SMTP,
                 "AUTH_TOKEN_IDLE_TTL": "0",
             },
             "AUTH_TOKEN_IDLE_TTL must be a positive duration",
@@ -41,6 +57,26 @@ GOOD_KEY = "k" * 50
             {
                 "DJANGO_SECRET_KEY": GOOD_KEY,
                 "DJANGO_ALLOWED_HOSTS": "x",
+                "EMAIL_URL": SMTP,
+                "AUTH_SESSION_IDLE_TTL": "soon",
+            },
+            "AUTH_SESSION_IDLE_TTL must be a positive duration",
+        ),
+        (
+            {
+                "DJANGO_SECRET_KEY": GOOD_KEY,
+                "DJANGO_ALLOWED_HOSTS": "x",
+                "EMAIL_URL": SMTP,
+                "AUTH_SESSION_IDLE_TTL": "60",
+                "AUTH_TOKEN_TOUCH_INTERVAL": "60",
+            },
+            "AUTH_SESSION_IDLE_TTL must be longer than AUTH_TOKEN_TOUCH_INTERVAL",
+        ),
+        (
+            {
+                "DJANGO_SECRET_KEY": GOOD_KEY,
+                "DJANGO_ALLOWED_HOSTS": "x",
+                "EMAIL_URL": SMTP,
                 "AUTH_TOKEN_MAX_PER_USER": "0",
             },
             "AUTH_TOKEN_MAX_PER_USER must be a whole number",
@@ -54,14 +90,55 @@ def test_production_refuses_to_start_misconfigured(env: dict[str, str], message:
     assert message in result.stderr
 
 
-def test_production_starts_with_secret_key_and_hosts() -> None:
+def test_production_starts_with_secret_key_hosts_and_mail() -> None:
     result = settings_in_subprocess(
-        {"DJANGO_SECRET_KEY": GOOD_KEY, "DJANGO_ALLOWED_HOSTS": "api.example.com"},
-        "settings.DEBUG, settings.ALLOWED_HOSTS, settings.SESSION_COOKIE_SECURE",
+        {
+            "DJANGO_SECRET_KEY": GOOD_KEY,
+            "DJANGO_ALLOWED_HOSTS": "api.example.com",
+            "EMAIL_URL": SMTP,
+        },
+        "settings.DEBUG, settings.ALLOWED_HOSTS, settings.SESSION_COOKIE_SECURE, "
+        "settings.EMAIL_DELIVERY_BACKEND, settings.EMAIL_HOST, settings.EMAIL_USE_TLS",
     )
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "(False, ['api.example.com'], True)"
+    assert result.stdout.strip() == repr(
+        (
+            False,
+            ["api.example.com"],
+            True,
+            "django.core.mail.backends.smtp.EmailBackend",
+            "smtp.example.com",
+            True,
+        )
+    )
+    assert "EMAIL_URL" not in result.stderr  # no warning: mail is sent
+
+
+@pytest.mark.parametrize(
+    ("url", "fate"),
+    [
+        ("consolemail://", "printed to the server's output"),
+        ("filemail:///tmp/blogapi-mail", "written to files"),
+    ],
+)
+def test_production_warns_at_start_when_mail_is_not_sent(url: str, fate: str) -> None:
+    result = settings_in_subprocess(
+        {"DJANGO_SECRET_KEY": GOOD_KEY, "DJANGO_ALLOWED_HOSTS": "x", "EMAIL_URL": url}
+    )
+
+    assert result.returncode == 0, result.stderr
+    [warning] = [line for line in result.stderr.splitlines() if "EMAIL_URL" in line]
+    assert '"level": "WARNING"' in warning
+    assert f"reset and confirmation links included, is {fate}" in warning
+
+
+def test_development_prints_mail_without_a_warning() -> None:
+    result = settings_in_subprocess({"DJANGO_DEBUG": "true"}, "settings.EMAIL_DELIVERY_BACKEND")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == repr("django.core.mail.backends.console.EmailBackend")
+    assert "EMAIL_URL" not in result.stderr
 
 
 def test_development_defaults_need_no_env() -> None:
@@ -116,7 +193,22 @@ def test_token_lifetime_accepts_seconds_and_iso_durations(value: str, expected: 
     assert result.stdout.strip() == repr(expected)
 
 
-PRODUCTION = {"DJANGO_SECRET_KEY": GOOD_KEY, "DJANGO_ALLOWED_HOSTS": "api.example.com,x"}
+@pytest.mark.parametrize(("value", "expected"), [("", "1 day, 0:00:00"), ("PT12H", "12:00:00")])
+def test_session_idle_timeout_defaults_to_a_day(value: str, expected: str) -> None:
+    result = settings_in_subprocess(
+        {"DJANGO_DEBUG": "true", "AUTH_SESSION_IDLE_TTL": value},
+        "str(settings.AUTH_SESSION_IDLE_TTL)",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == repr(expected)
+
+
+PRODUCTION = {
+    "DJANGO_SECRET_KEY": GOOD_KEY,
+    "DJANGO_ALLOWED_HOSTS": "api.example.com,x",
+    "EMAIL_URL": SMTP,
+}
 
 
 @pytest.mark.parametrize(
