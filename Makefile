@@ -62,6 +62,8 @@ checks: install  ## Django system checks, missing migrations, OpenAPI schema val
 	$(CHECK_ENV) $(MANAGE) check --fail-level WARNING
 	$(CHECK_ENV) $(MANAGE) makemigrations --check --dry-run
 	$(CHECK_ENV) $(MANAGE) spectacular --validate --fail-on-warn --file /dev/null
+	$(CHECK_ENV) AUTH_JWT=true AUTH_JWT_COOKIES=true AUTH_JWT_SIGNING_KEY=check-only-jwt-key-0123456789abcdef \
+	  $(MANAGE) spectacular --validate --fail-on-warn --file /dev/null
 
 # The second pass's services; Redis database 15 so tests never flush a developer's data.
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test

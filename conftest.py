@@ -92,6 +92,22 @@ def bob(user_factory: Callable[..., User]) -> User:
 
 
 @pytest.fixture
+def jwt_mode(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AUTH_JWT=true as the settings module makes it: Bearer first among the authenticators.
+
+    DRF reads DEFAULT_AUTHENTICATION_CLASSES into APIView once, at import; views inherit it.
+    """
+    from rest_framework.views import APIView
+
+    from blogapi.accounts.authentication import JwtAuthentication
+
+    settings.AUTH_JWT = True
+    monkeypatch.setattr(
+        APIView, "authentication_classes", [JwtAuthentication, *APIView.authentication_classes]
+    )
+
+
+@pytest.fixture
 def api_client() -> APIClient:
     """An anonymous client (anon)."""
     return APIClient()

@@ -44,15 +44,22 @@ SERVER_ENV = {
     "EMAIL_URL": "dummymail://",
     "RATE_LIMITS": "login_failures=1000000/60,login_ip=1000000/60,token_failures_ip=1000000/60",
 }
-SCENARIOS = {  # the first six run in turn, `--rounds` times
+SCENARIOS = {  # the first seven run in turn, `--rounds` times
     "ceiling": "Ceiling: bare Django JSON view",
     "list": "List, first page (10 posts)",
+    "bearer_list": "List, first page (10 posts), JWT Bearer",
     "deeper": "List, 6th page, by cursor (100,000 posts)",
     "detail": "Post detail",
     "small_page": "List, first page of 10 (10 posts)",
     "large_page": "List, first page of 10 (100,000 posts)",
     "create": "Create post",
     "login": "Login (Argon2id)",
+}
+# The JWT server: access tokens outlive the run (~5 minutes), so that none expires mid-scenario.
+JWT_ENV = {
+    "AUTH_JWT": "true",
+    "AUTH_JWT_SIGNING_KEY": "bench-only-jwt-signing-key-0123456789abcdef",
+    "AUTH_JWT_ACCESS_TTL": "3600",
 }
 MOMENTS = ("after warm-up", "after 10,000 reads more", "after 500 pages of 100 posts")
 
@@ -85,13 +92,18 @@ class Backend:
         return max(pss for pss, _ in self.memory[1:]) - self.memory[0][0]
 
 
+def authorization(token: str) -> str:
+    """The header for a key, or for a JWT access token (three dot-separated parts)."""
+    return f"Bearer {token}" if token.count(".") == 2 else f"Token {token}"
+
+
 def http(url: str, token: str | None = None, body: dict[str, Any] | None = None) -> Any:
     """One JSON request (a POST when there is a body); the decoded answer."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data)  # noqa: S310 - always http://127.0.0.1
     request.add_header("Content-Type", "application/json")
     if token:
-        request.add_header("Authorization", f"Token {token}")
+        request.add_header("Authorization", authorization(token))
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
         return json.load(response)
 
@@ -100,7 +112,7 @@ def wrk(url: str, seconds: int, token: str | None, body: dict[str, Any] | None =
     """`wrk -t2 -c8` for `seconds` against `url` (bench/request.lua shapes the request)."""
     command = ["wrk", "-t2", "-c8", f"-d{seconds}s", "-s", str(REPO / "bench" / "request.lua")]
     if token:
-        command += ["-H", f"Authorization: Token {token}"]
+        command += ["-H", f"Authorization: {authorization(token)}"]
     env = {**os.environ, "BENCH_METHOD": "POST" if body else "GET"}
     env["BENCH_BODY"] = json.dumps(body) if body else ""
     output = subprocess.run(  # noqa: S603
@@ -164,9 +176,14 @@ def run_backend(
             servers[size] = AppServer(env, log)
             servers[size].start()
             stack.callback(stop_quietly, servers[size].stop)
-        small, large = servers["small"], servers["large"]
+            if size == "small":  # the same database, signing in with JWTs (AUTH_JWT=true)
+                servers["jwt"] = AppServer({**env, **JWT_ENV}, log.with_name(f"{log.stem}-jwt.log"))
+                servers["jwt"].start()
+                stack.callback(stop_quietly, servers["jwt"].stop)
+        small, large, jwt_server = servers["small"], servers["large"], servers["jwt"]
         token = http(f"{small.url}/api/v1/dj-rest-auth/login/", body=LOGIN)["key"]
         big_token = http(f"{large.url}/api/v1/dj-rest-auth/login/", body=LOGIN)["key"]
+        access = http(f"{jwt_server.url}/api/v1/dj-rest-auth/login/", body=LOGIN)["access"]
         detail = f"/api/v1/{http(f'{small.url}/api/v1/', token)['results'][0]['id']}/"
         deeper = follow(large.url, "/api/v1/", big_token, 6)[-1]
         big_detail = f"/api/v1/{http(f'{large.url}/api/v1/', big_token)['results'][0]['id']}/"
@@ -176,6 +193,7 @@ def run_backend(
         in_turn = {
             "ceiling": (small, "/bench/ceiling/", None),
             "list": (small, "/api/v1/", token),
+            "bearer_list": (jwt_server, "/api/v1/", access),
             "deeper": (large, deeper, big_token),
             "detail": (small, detail, token),
             "small_page": (small, "/api/v1/?page_size=10", token),
@@ -268,7 +286,7 @@ def report(backends: list[Backend], rounds: int, seconds: int, load: str, versio
     lines = [
         START,
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; `wrk -t2 -c8 -d{seconds}s` runs, the first "
-        f"six scenarios in turn {rounds} times: medians (± half their range).",
+        f"seven scenarios in turn {rounds} times: medians (± half their range).",
         "",
         f"- **Machine**: {len(os.sched_getaffinity(0))} CPUs ({cpu.split(':')[1].strip()}); "
         f"load average before / after: {load}.",

@@ -1,5 +1,6 @@
 """Settings for blogapi: one module, configured only by environment variables (see .env.example)."""
 
+import hashlib
 import os
 import tempfile
 from datetime import timedelta
@@ -285,14 +286,37 @@ if AUTH_SESSION_IDLE_TTL <= AUTH_TOKEN_TOUCH_INTERVAL:
     raise ImproperlyConfigured(
         "AUTH_SESSION_IDLE_TTL must be longer than AUTH_TOKEN_TOUCH_INTERVAL."
     )
-# With REDIS_URL, token lookups are cached (blogapi.accounts.token_cache): an entry is trusted for
-# at most this long, and a revocation that cannot reach Redis waits this long before answering,
-# so that no entry cached before it is served afterwards. Whole seconds.
+# With REDIS_URL, token and JWT family lookups are cached (blogapi.accounts.credential_cache): an
+# entry is trusted for at most this long, and a revocation that cannot reach Redis waits this long
+# before answering, so that no entry cached before it is served afterwards. Whole seconds.
 AUTH_CREDENTIAL_CACHE_TTL = env_duration(env, "AUTH_CREDENTIAL_CACHE_TTL", timedelta(seconds=5))
 # With REDIS_URL, post reads (list pages, details) are cached (blogapi.posts.read_cache) under a
 # version every post write replaces; the version lives this long, which bounds how stale an
 # answer can be after a write made while Redis was unreachable. Whole seconds.
 POSTS_CACHE_TTL = env_duration(env, "POSTS_CACHE_TTL", timedelta(seconds=5))
+
+# JWT sign-in (blogapi.accounts.jwt, README "JWT sign-in"): off by default, the book's opaque keys.
+# Access tokens are short JWTs; refresh tokens are random secrets of a family that rotates at
+# every refresh and lives like a device token (AUTH_TOKEN_TTL, AUTH_TOKEN_IDLE_TTL).
+AUTH_JWT = env_flag(env, "AUTH_JWT", default=False)
+AUTH_JWT_COOKIES = env_flag(env, "AUTH_JWT_COOKIES", default=False)
+AUTH_JWT_ACCESS_TTL = env_duration(env, "AUTH_JWT_ACCESS_TTL", timedelta(minutes=5))
+AUTH_JWT_REUSE_GRACE = env_duration(env, "AUTH_JWT_REUSE_GRACE", timedelta(seconds=10))
+AUTH_JWT_SIGNING_KEY = env.str("AUTH_JWT_SIGNING_KEY", default="")
+AUTH_JWT_PREVIOUS_SIGNING_KEYS = [
+    key for key in env.list("AUTH_JWT_PREVIOUS_SIGNING_KEYS", default=[]) if key
+]
+if AUTH_JWT_COOKIES and not AUTH_JWT:
+    raise ImproperlyConfigured("AUTH_JWT_COOKIES=true needs AUTH_JWT=true.")
+if not AUTH_JWT_SIGNING_KEY:
+    if AUTH_JWT and not DEBUG:
+        raise ImproperlyConfigured("AUTH_JWT_SIGNING_KEY must be set when AUTH_JWT is on.")
+    # Development only: a key of its own, derived so that it is not the session's secret itself.
+    AUTH_JWT_SIGNING_KEY = hashlib.sha256(f"jwt-signing:{SECRET_KEY}".encode()).hexdigest()
+for _jwt_key in (AUTH_JWT_SIGNING_KEY, *AUTH_JWT_PREVIOUS_SIGNING_KEYS):
+    if len(_jwt_key) < 32:
+        # HS256 wants a key at least as long as its 256-bit output (RFC 7518, section 3.2).
+        raise ImproperlyConfigured("JWT signing keys must be at least 32 characters long.")
 
 # --- django-allauth (65.x setting names: no deprecation warnings) -----------------------------
 # https://docs.allauth.org/en/latest/account/configuration.html
@@ -336,6 +360,9 @@ _authentication_classes = [
     "blogapi.accounts.authentication.DeviceTokenAuthentication",
     "rest_framework.authentication.SessionAuthentication",
 ]
+if AUTH_JWT:
+    # First, so that a request without credentials is told the scheme the login issues.
+    _authentication_classes.insert(0, "blogapi.accounts.authentication.JwtAuthentication")
 if AUTH_BASIC_ENABLED:
     _authentication_classes.append("blogapi.accounts.authentication.BasicCredentialsAuthentication")
 

@@ -1,4 +1,4 @@
-"""Admin for users and their per-device tokens (no secret is ever stored or shown).
+"""Admin for users, their device tokens and JWT sign-ins (no secret is ever stored or shown).
 
 Also the admin's own "change password" page, with the old password under the login limits.
 """
@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import reverse_lazy
 from django.views.decorators.debug import sensitive_variables
 
-from blogapi.accounts.models import DeviceToken, User
+from blogapi.accounts.models import DeviceToken, RefreshFamily, User
 from blogapi.accounts.services.credentials import credentials_revoke_all
 from blogapi.accounts.services.password import password_check
 
@@ -35,6 +35,13 @@ class DeviceTokenInline(admin.TabularInline):
         return False
 
 
+class RefreshFamilyInline(DeviceTokenInline):
+    """JWT sign-ins (refresh families); deleting one here ends it and its access tokens."""
+
+    model = RefreshFamily  # type: ignore[assignment]
+    verbose_name = "JWT sign-in"
+
+
 class UserSessionInline(admin.TabularInline):
     """Browser sessions, without the session key (it is the cookie's secret)."""
 
@@ -50,7 +57,7 @@ class UserSessionInline(admin.TabularInline):
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    inlines = (DeviceTokenInline, UserSessionInline)
+    inlines = (DeviceTokenInline, RefreshFamilyInline, UserSessionInline)
     actions = ("revoke_all_credentials",)
 
     @admin.action(description="Revoke all tokens and sessions of the selected users")
@@ -75,6 +82,11 @@ class DeviceTokenAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(RefreshFamily)
+class RefreshFamilyAdmin(DeviceTokenAdmin):
+    """JWT sign-ins: `last used` is the last refresh; the refresh token's digest is not shown."""
 
 
 class RateLimitedPasswordChangeForm(AdminPasswordChangeForm):

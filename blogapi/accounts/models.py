@@ -194,24 +194,21 @@ def _saved_fields(user: User, update_fields: Any) -> set[str]:
     return {f.attname for f in user._meta.concrete_fields if f.attname not in deferred}
 
 
-class DeviceTokenQuerySet(models.QuerySet["DeviceToken"]):
-    def expired(self, now: datetime) -> "DeviceTokenQuerySet":
+class DeviceCredentialQuerySet(models.QuerySet[Any]):
+    def expired(self, now: datetime) -> "DeviceCredentialQuerySet":
         """Past the absolute lifetime, or unused for longer than the idle timeout."""
         return self.filter(
             models.Q(expires_at__lte=now)
             | models.Q(last_used_at__lte=now - settings.AUTH_TOKEN_IDLE_TTL)
         )
 
-    def live(self, now: datetime) -> "DeviceTokenQuerySet":
+    def live(self, now: datetime) -> "DeviceCredentialQuerySet":
         return self.exclude(pk__in=self.expired(now).values("pk"))
 
 
-class DeviceToken(models.Model):
-    """One login on one device: the key is shown once; only its SHA-256 digest is stored."""
+class DeviceCredential(models.Model):
+    """What a sign-in on one device keeps: a secret's digest, a label, lifetimes, last use."""
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="device_tokens"
-    )
     digest = models.CharField(max_length=64, unique=True, editable=False)
     label = models.CharField(max_length=100)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -220,13 +217,10 @@ class DeviceToken(models.Model):
     last_ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=256, blank=True)
 
-    objects = DeviceTokenQuerySet.as_manager()
+    objects = DeviceCredentialQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["user", "last_used_at"], name="devicetoken_user_lru")]
-
-    def __str__(self) -> str:
-        return f"{self.label} ({self.user_id})"
+        abstract = True
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at <= now or self.last_used_at <= now - settings.AUTH_TOKEN_IDLE_TTL
@@ -234,3 +228,47 @@ class DeviceToken(models.Model):
     def needs_touch(self, now: datetime) -> bool:
         """Whether last_used_at is stale enough to be worth a write (at most one per interval)."""
         return now - self.last_used_at >= settings.AUTH_TOKEN_TOUCH_INTERVAL
+
+
+class DeviceToken(DeviceCredential):
+    """One login on one device: the key is shown once; only its SHA-256 digest is stored."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="device_tokens"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "last_used_at"], name="devicetoken_user_lru")]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.user_id})"
+
+
+class RefreshFamily(DeviceCredential):
+    """One JWT sign-in on one device: `digest` is its current refresh token's, replaced at each
+    refresh (`last_used_at`); the access tokens it issues name it and die with it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="refresh_families"
+    )
+
+    class Meta:
+        verbose_name_plural = "refresh families"
+        indexes = [models.Index(fields=["user", "last_used_at"], name="refreshfamily_user_lru")]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.user_id})"
+
+
+class SpentRefreshToken(models.Model):
+    """A refresh token rotated away: presented again it is a reuse (within the grace, a race).
+
+    Kept as long as its family lives, so that any earlier token of a family gives a theft away.
+    """
+
+    family = models.ForeignKey(RefreshFamily, on_delete=models.CASCADE, related_name="spent")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    spent_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"spent token of family {self.family_id}"

@@ -6,6 +6,7 @@ is used by the `@extend_schema` decorators in views.py.
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.authentication import BasicScheme, SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import (
@@ -16,7 +17,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from blogapi.accounts.serializers import TokenOutputSerializer
+from blogapi.accounts.serializers import JwtOutputSerializer, TokenOutputSerializer
 from blogapi.accounts.services.password import BAD_LINK, BAD_LINK_FIELD
 from blogapi.core.schema import ERROR, FIELD_ERRORS
 
@@ -36,6 +37,26 @@ class DeviceTokenScheme(OpenApiAuthenticationExtension):
                 "Per-device key from login or registration, sent as `Token <key>` "
                 "(e.g. `Authorization: Token blogapi_…`). Expires after AUTH_TOKEN_TTL, or "
                 "AUTH_TOKEN_IDLE_TTL unused."
+            ),
+        }
+
+
+class JwtScheme(OpenApiAuthenticationExtension):
+    """Documents `Authorization: Bearer <access JWT>` (AUTH_JWT=true), and its cookie."""
+
+    target_class = "blogapi.accounts.authentication.JwtAuthentication"
+    name = "jwtAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": (
+                "Access token from login, registration or token/refresh/, valid "
+                "AUTH_JWT_ACCESS_TTL (5 minutes); refused at once when its sign-in is revoked. "
+                "With AUTH_JWT_COOKIES it also comes as the HttpOnly `__Host-blogapi-access` "
+                "cookie; then unsafe methods need `X-CSRFToken`."
             ),
         }
 
@@ -77,15 +98,38 @@ class BasicCredentialsScheme(BasicScheme):
 
 DetailSerializer = inline_serializer("Detail", {"detail": serializers.CharField()})
 CsrfTokenSerializer = inline_serializer("CsrfToken", {"csrf_token": serializers.CharField()})
-# Registration answers a key, or (mandatory verification) only that a mail was sent.
+# What a completed login answers: a per-device key, or with AUTH_JWT dj-rest-auth's JWT shape.
+SignedInSerializer = JwtOutputSerializer if settings.AUTH_JWT else TokenOutputSerializer
+# Registration answers that, or (mandatory verification) only that a mail was sent.
 RegisteredSerializer = PolymorphicProxySerializer(
     component_name="Registered",
-    serializers=[TokenOutputSerializer, DetailSerializer],
+    serializers=[SignedInSerializer, DetailSerializer],
     resource_type_field_name=None,
 )
 
 EXAMPLE_PASSWORD = "correct horse battery staple"  # noqa: S105 - documentation
 EXAMPLE_KEY = "blogapi_Zx3vQ0m9bW1kR5tY7uI2oP4aS6dF8gH0jK3lL5zX7cV"
+EXAMPLE_JWT = {
+    "access": "eyJhbGciOiJIUzI1NiIsImtpZCI6IjNmMmE5YzE0ZDBiNzg4ZTEiLCJ0eXAiOiJKV1QifQ"
+    ".eyJzdWIiOiIxIn0.c2ln",
+    "refresh": "blogapi_rt_Qm9vZ2llV29vZ2llQm9vZ2llV29vZ2llQm9vZ2llV29vZ2ll",
+    "access_expiration": "2026-12-05T18:05:00Z",
+    "refresh_expiration": "2026-12-12T18:00:00Z",
+    "user": {
+        "pk": 1,
+        "username": "alice",
+        "email": "alice@example.com",
+        "first_name": "",
+        "last_name": "",
+    },
+}
+if settings.AUTH_JWT_COOKIES:
+    del EXAMPLE_JWT["refresh"]
+SIGNED_IN = (
+    ("JWT", EXAMPLE_JWT, "A new sign-in: access token, refresh token, user")
+    if settings.AUTH_JWT
+    else ("Key", {"key": EXAMPLE_KEY}, "A new key for this device, shown once")
+)
 
 
 def _request(name: str, value: dict[str, Any], summary: str = "") -> OpenApiExample:
@@ -105,7 +149,7 @@ LOGIN_EXAMPLES = [
         "Log in from an app, naming the device",
     ),
     _request("By address", {"email": "alice@example.com", "password": EXAMPLE_PASSWORD}),
-    _response(200, "Key", {"key": EXAMPLE_KEY}, "A new key for this device, shown once"),
+    _response(200, *SIGNED_IN),
 ]
 
 REGISTER_EXAMPLES = [
@@ -118,7 +162,7 @@ REGISTER_EXAMPLES = [
             "password2": EXAMPLE_PASSWORD,
         },
     ),
-    _response(201, "Key", {"key": EXAMPLE_KEY}, "Signed in on this device"),
+    _response(201, *SIGNED_IN),
     _response(
         201,
         "Verification sent",

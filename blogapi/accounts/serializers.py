@@ -6,6 +6,7 @@ from allauth.account import app_settings as allauth_settings
 from allauth.account.adapter import get_adapter
 from dj_rest_auth import serializers as rest_auth_serializers
 from dj_rest_auth.registration.serializers import RegisterSerializer
+from django.conf import settings
 from rest_framework import serializers
 
 from blogapi.accounts.identifiers import (
@@ -77,6 +78,36 @@ class TokenOutputSerializer(serializers.Serializer):
     """`{"key": ...}`: the new token's key, shown this once and never again."""
 
     key = serializers.CharField(read_only=True)
+
+
+class JwtRefreshedSerializer(serializers.Serializer):
+    """dj-rest-auth's JWT shape: a short access JWT and the family's next refresh token.
+
+    With AUTH_JWT_COOKIES the refresh token is only in its HttpOnly cookie, never in the body.
+    """
+
+    access = serializers.CharField(
+        read_only=True, help_text="Send as `Authorization: Bearer <access>`."
+    )
+    if not settings.AUTH_JWT_COOKIES:
+        refresh = serializers.CharField(
+            read_only=True,
+            help_text="Single use: POST it to token/refresh/ for the next pair.",
+        )
+    access_expiration = serializers.DateTimeField(read_only=True)
+    refresh_expiration = serializers.DateTimeField(read_only=True)
+
+
+class JwtRefreshInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField(
+        max_length=128,
+        required=False,
+        help_text="The refresh token from the login or the last refresh (or its cookie).",
+    )
+
+
+class JwtVerifyInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=2048, help_text="An access token.")
 
 
 class RegisterInputSerializer(RegisterSerializer):
@@ -179,6 +210,13 @@ class UserDetailsSerializer(rest_auth_serializers.UserDetailsSerializer):
         return normalize_username(username)
 
 
+class JwtOutputSerializer(JwtRefreshedSerializer):
+    """What a JWT login answers: the tokens and the user (the `user/` fields)."""
+
+    user = UserDetailsSerializer(read_only=True)  # REST_AUTH's USER_DETAILS_SERIALIZER
+
+
+# The longest refresh token or access JWT we issue is well below these; longer is junk.
 class UserOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = User

@@ -11,10 +11,16 @@ from django.db.models.signals import post_delete, pre_delete
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from blogapi.accounts import token_cache
+from blogapi.accounts.credential_cache import device_tokens, refresh_families
 from blogapi.accounts.events import auth_event, login_succeeded
 from blogapi.accounts.limits import login_user_id
-from blogapi.accounts.models import DeviceToken, User, password_hash_changed, user_deactivated
+from blogapi.accounts.models import (
+    DeviceToken,
+    RefreshFamily,
+    User,
+    password_hash_changed,
+    user_deactivated,
+)
 from blogapi.accounts.services.credentials import (
     BrowserSessions,
     credentials_revoke_all,
@@ -74,6 +80,12 @@ def credentials_revoke_on_deletion(sender: Any, instance: User, **kwargs: Any) -
 
 
 @receiver(post_delete, sender=DeviceToken)
-def token_cache_revoke(sender: Any, instance: DeviceToken, **kwargs: Any) -> None:
+def device_token_uncache(sender: Any, instance: DeviceToken, **kwargs: Any) -> None:
     """However a token row goes (revoked, purged, cascaded), its cached entry goes with it."""
-    token_cache.revoked([instance.digest])
+    device_tokens.revoked([instance.digest])
+
+
+@receiver(post_delete, sender=RefreshFamily)
+def refresh_family_uncache(sender: Any, instance: RefreshFamily, **kwargs: Any) -> None:
+    """So do a JWT family's, and with it every access token it issued."""
+    refresh_families.revoked([str(instance.pk)])

@@ -29,6 +29,9 @@ urlpatterns = [
         name="password-reset-confirm",
     ),
     path("dj-rest-auth/logout-all/", views.LogoutAllView.as_view(), name="logout-all"),
+    # Ours, before dj-rest-auth's (simplejwt's, routed only with its USE_JWT): rotating families.
+    re_path(r"^dj-rest-auth/token/refresh/?$", views.JwtRefreshView.as_view(), name="jwt-refresh"),
+    re_path(r"^dj-rest-auth/token/verify/?$", views.JwtVerifyView.as_view(), name="jwt-verify"),
     path("dj-rest-auth/tokens/", views.CredentialListView.as_view(), name="credential-list"),
     path(
         "dj-rest-auth/tokens/<str:credential_id>/",

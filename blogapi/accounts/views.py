@@ -5,28 +5,34 @@ from typing import Any
 
 from allauth.account import app_settings as allauth_settings
 from allauth.account.utils import complete_signup
+from dj_rest_auth.app_settings import api_settings as rest_auth_settings
 from dj_rest_auth.registration.views import RegisterView as BaseRegisterView
 from dj_rest_auth.registration.views import ResendEmailVerificationView
 from dj_rest_auth.views import LoginView as BaseLoginView
 from dj_rest_auth.views import PasswordResetConfirmView as BasePasswordResetConfirmView
 from dj_rest_auth.views import PasswordResetView as BasePasswordResetView
+from django.conf import settings
 from django.contrib.auth import logout
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import generics, permissions, status
+from rest_framework import exceptions, generics, permissions, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from blogapi.accounts.access_tokens import AccessTokenInvalid, access_token_verify
+from blogapi.accounts.credential_cache import refresh_families
 from blogapi.accounts.identifiers import username_taken
+from blogapi.accounts.jwt_cookies import jwt_cookies_clear, jwt_cookies_set, refresh_cookie_name
 from blogapi.accounts.models import User
 from blogapi.accounts.schema import (
     CREDENTIAL_LIST_EXAMPLES,
@@ -40,12 +46,16 @@ from blogapi.accounts.schema import (
     CsrfTokenSerializer,
     DetailSerializer,
     RegisteredSerializer,
+    SignedInSerializer,
 )
 from blogapi.accounts.serializers import (
     CredentialOutputSerializer,
+    JwtOutputSerializer,
+    JwtRefreshedSerializer,
+    JwtRefreshInputSerializer,
+    JwtVerifyInputSerializer,
     PasswordResetConfirmSerializer,
     ResendEmailInputSerializer,
-    TokenOutputSerializer,
     UserOutputSerializer,
     VerifyEmailInputSerializer,
     email_verification_is_mandatory,
@@ -58,6 +68,12 @@ from blogapi.accounts.services.credentials import (
     credentials_revoke_all,
     device_token_create,
 )
+from blogapi.accounts.services.jwt_families import (
+    IssuedJwt,
+    RefreshRefused,
+    jwt_family_start,
+    jwt_refresh,
+)
 from blogapi.accounts.services.password import BAD_LINK_FIELD, password_reset_confirm
 from blogapi.accounts.services.signup import (
     account_exists_notice_send,
@@ -67,6 +83,7 @@ from blogapi.accounts.services.signup import (
 )
 from blogapi.core import ratelimit
 from blogapi.core.pagination import OldestIdFirstCursorPagination
+from blogapi.core.schema import READS_CREDENTIALS
 
 
 def _from_html_form(request: HttpRequest) -> bool:
@@ -76,6 +93,27 @@ def _from_html_form(request: HttpRequest) -> bool:
         .lower()
         .startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
     )
+
+
+def jwt_answer(
+    request: Request, issued: IssuedJwt, *, user: User | None = None, status_code: int = 200
+) -> Response:
+    """dj-rest-auth's JWT shape (`user` after a login); the tokens also as cookies if enabled."""
+    data: dict[str, Any] = {
+        "access": issued.access,
+        "refresh": issued.refresh,
+        "access_expiration": issued.access_expiration,
+        "refresh_expiration": issued.refresh_expiration,
+    }
+    if settings.AUTH_JWT_COOKIES:
+        del data["refresh"]  # only in its cookie, out of reach of scripts
+    shape: type[JwtRefreshedSerializer] = JwtRefreshedSerializer
+    if user is not None:
+        data["user"], shape = user, JwtOutputSerializer
+    response = Response(shape(data, context={"request": request}).data, status=status_code)
+    if settings.AUTH_JWT_COOKIES:
+        jwt_cookies_set(response, request, issued=issued)
+    return response
 
 
 class HtmlFormCsrfMixin:
@@ -122,14 +160,18 @@ class RegisterView(HtmlFormCsrfMixin, BaseRegisterView):
 
     rate_limit_scope = "signup_ip"
     issued_key: str | None = None
+    issued_jwt: IssuedJwt | None = None
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         try:
             with transaction.atomic():
-                return super().create(request, *args, **kwargs)
+                response = super().create(request, *args, **kwargs)
         except IntegrityError:
             # A simultaneous registration took the username or address between check and insert.
             return self._lost_race_response(request)
+        if self.issued_jwt is not None and settings.AUTH_JWT_COOKIES:
+            jwt_cookies_set(response, request, issued=self.issued_jwt)
+        return response
 
     def _lost_race_response(self, request: Request) -> Response:
         username = str(request.data.get("username", ""))
@@ -150,7 +192,9 @@ class RegisterView(HtmlFormCsrfMixin, BaseRegisterView):
             )
             return None
         user: User = serializer.save(self.request)
-        if not email_verification_is_mandatory():
+        if not email_verification_is_mandatory() and settings.AUTH_JWT:
+            self.issued_jwt = jwt_family_start(user=user, request=self.request)
+        elif not email_verification_is_mandatory():
             self.issued_key = device_token_create(user=user, request=self.request).key
         if _from_html_form(self.request):
             # The browsable API's form: allauth signs the browser in, as in the book.
@@ -160,23 +204,113 @@ class RegisterView(HtmlFormCsrfMixin, BaseRegisterView):
         return user
 
     def get_response_data(self, user: User | None) -> dict[str, Any]:
+        if self.issued_jwt is not None:
+            answer = jwt_answer(self.request, self.issued_jwt, user=user)
+            return dict(answer.data or {})
         if self.issued_key is None:
             return {"detail": "Verification e-mail sent."}
         return {"key": self.issued_key}
 
 
 @extend_schema_view(
-    post=extend_schema(responses={200: TokenOutputSerializer}, examples=LOGIN_EXAMPLES)
+    post=extend_schema(responses={200: SignedInSerializer}, examples=LOGIN_EXAMPLES)
 )
 class LoginView(HtmlFormCsrfMixin, BaseLoginView):
     """dj-rest-auth's login; only a login from an HTML form (browsable API) also opens a session.
 
     A JSON login (apps, scripts) gets its token and nothing else: no orphan session per phone login.
+    With AUTH_JWT it starts a refresh family and answers dj-rest-auth's JWT shape instead.
     """
+
+    issued: IssuedJwt | None = None
 
     def process_login(self) -> None:
         if _from_html_form(self.request):
             super().process_login()
+
+    def login(self) -> None:
+        if not settings.AUTH_JWT:
+            super().login()
+            return
+        self.user = self.serializer.validated_data["user"]
+        device = self.serializer.validated_data.get("device")
+        self.issued = jwt_family_start(user=self.user, request=self.request, label=device)
+        if rest_auth_settings.SESSION_LOGIN:
+            self.process_login()
+
+    def get_response(self) -> Response:
+        if self.issued is None:
+            return super().get_response()
+        return jwt_answer(self.request, self.issued, user=self.user)
+
+
+class JwtRefreshView(APIView):
+    """Spend a refresh token for a new access token and the family's next refresh token."""
+
+    authentication_classes = ()  # the refresh token is the credential
+    permission_classes = (permissions.AllowAny,)
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+    @extend_schema(
+        request=JwtRefreshInputSerializer,
+        responses={200: JwtRefreshedSerializer},
+        extensions={READS_CREDENTIALS: True},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = JwtRefreshInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        refresh = serializer.validated_data.get("refresh")
+        if refresh is None and settings.AUTH_JWT_COOKIES:
+            refresh = request.COOKIES.get(refresh_cookie_name())
+            if refresh:
+                # A cookie rides along on requests other sites trigger: the CSRF check first.
+                SessionAuthentication().enforce_csrf(request)
+        if not refresh:
+            raise exceptions.ValidationError({"refresh": ["This field is required."]})
+        try:
+            issued = jwt_refresh(refresh=refresh, request=request)
+        except RefreshRefused as refused:
+            ratelimit.consume_for_ip("token_failures_ip", request)
+            raise exceptions.AuthenticationFailed(str(refused), code="token_not_valid") from None
+        return jwt_answer(request, issued)
+
+
+class JwtVerifyView(APIView):
+    """200 for an access token that would authenticate now (signature, expiry, live family)."""
+
+    authentication_classes = ()
+    permission_classes = (permissions.AllowAny,)
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+    @extend_schema(
+        request=JwtVerifyInputSerializer,
+        responses={200: DetailSerializer},
+        extensions={READS_CREDENTIALS: True},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = JwtVerifyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            claims = access_token_verify(serializer.validated_data["token"])
+        except AccessTokenInvalid:
+            claims = None
+        family = refresh_families.lookup(str(claims.family_id)) if claims else None
+        if (
+            claims is None
+            or family is None
+            or family.user_id != claims.user_id
+            or not family.user.is_active
+            or family.is_expired(timezone.now())
+        ):
+            ratelimit.consume_for_ip("token_failures_ip", request)
+            raise exceptions.AuthenticationFailed(
+                "Token is invalid or expired.", code="token_not_valid"
+            )
+        return Response({"detail": "Token is valid."})
 
 
 class ResendEmailView(ResendEmailVerificationView):
@@ -237,7 +371,10 @@ class LogoutView(APIView):
     @extend_schema(request=None, responses={200: DetailSerializer})
     def post(self, request: Request) -> Response:
         credentials_in_use_revoke(request=request)
-        return Response({"detail": "Successfully logged out."})
+        response = Response({"detail": "Successfully logged out."})
+        if settings.AUTH_JWT_COOKIES:
+            jwt_cookies_clear(response)
+        return response
 
 
 class LogoutAllView(APIView):
@@ -247,7 +384,10 @@ class LogoutAllView(APIView):
     def post(self, request: Request) -> Response:
         credentials_revoke_all(user=request.user)  # type: ignore[arg-type]
         logout(request)
-        return Response({"detail": "Successfully logged out of every device."})
+        response = Response({"detail": "Successfully logged out of every device."})
+        if settings.AUTH_JWT_COOKIES:
+            jwt_cookies_clear(response)
+        return response
 
 
 class CredentialListView(APIView):

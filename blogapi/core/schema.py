@@ -6,6 +6,8 @@ drf-spectacular documents what views return on success; the errors come from sha
 
 from typing import Any
 
+from django.conf import settings
+
 from blogapi.core.exceptions import DATABASE_UNAVAILABLE
 
 ERROR = {"$ref": "#/components/schemas/ErrorDetail"}
@@ -74,10 +76,22 @@ def _json(
     return response
 
 
+# An OpenAPI extension (`extend_schema(extensions={READS_CREDENTIALS: True})`) on operations
+# without an authentication scheme that still check a credential sent in the body.
+READS_CREDENTIALS = "x-reads-credentials"
+
+
+def _scheme() -> str:
+    """The scheme a request without credentials is told to use: the one the login issues."""
+    return 'Bearer realm="api"' if settings.AUTH_JWT else "Token"
+
+
 def _errors_for(method: str, path: str, operation: dict[str, Any]) -> dict[str, dict]:
     # Views without authenticators (the health probes) read no credentials, consult no rate-limit
     # store and ignore Accept: they cannot answer 401, 406 or 429, and declare their own 503.
+    # Those that take a credential in the body (JWT refresh, verify) say so: READS_CREDENTIALS.
     secured = any(requirement for requirement in operation.get("security", []))
+    secured = secured or operation.get(READS_CREDENTIALS, False)
     errors: dict[str, dict] = {
         "405": _json(
             ERROR,
@@ -102,7 +116,7 @@ def _errors_for(method: str, path: str, operation: dict[str, Any]) -> dict[str, 
         errors["401"] = _json(
             ERROR,
             "No, invalid, expired or revoked credentials.",
-            {"WWW-Authenticate": {"schema": {"enum": ["Token"]}, "required": True}},
+            {"WWW-Authenticate": {"schema": {"enum": [_scheme()]}, "required": True}},
             examples=("NotAuthenticated", "InvalidToken", "ExpiredToken"),
         )
         errors["406"] = _json(ERROR, "The Accept header names no type this API answers with.")

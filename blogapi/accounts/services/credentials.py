@@ -1,8 +1,8 @@
 """Credentials: the registry of kinds a user signs in with, and the flows that issue or end them.
 
-A kind (device tokens and browser sessions today) is one `CredentialKind` subclass listed in
-`CREDENTIAL_KINDS`; listing, revoking one by its public id (`<kind>-<n>`), revoking all but one
-and the `credential.revoked` events then cover it with no other change.
+A kind (device tokens, browser sessions, JWT refresh families) is one `CredentialKind` subclass
+listed in `CREDENTIAL_KINDS`; listing, revoking one by its public id (`<kind>-<n>`), revoking all
+but one and the `credential.revoked` events then cover it with no other change.
 """
 
 import secrets
@@ -22,7 +22,7 @@ from django.utils import timezone
 from blogapi.accounts.browser_sessions import LiveSession, live_sessions, sessions_end
 from blogapi.accounts.devices import device_label, user_agent
 from blogapi.accounts.events import auth_event, credentials_revoked
-from blogapi.accounts.models import TOKEN_PREFIX, DeviceToken, User, token_digest
+from blogapi.accounts.models import TOKEN_PREFIX, DeviceToken, RefreshFamily, User, token_digest
 from blogapi.core.clients import UNKNOWN_IP, client_ip
 
 # allauth's column holds 200 characters (ours 256): PostgreSQL refuses longer.
@@ -162,8 +162,43 @@ class BrowserSessions(CredentialKind):
         return sessions_end(rows)
 
 
+class JwtFamilies(CredentialKind):
+    """JWT sign-ins (`Authorization: Bearer` or the cookies): one refresh family per login."""
+
+    name = "jwt"
+    key_field = "pk"
+
+    def rows(self) -> models.QuerySet[Any]:
+        return RefreshFamily.objects.all()
+
+    def in_use(self, request: HttpRequest) -> CredentialRef | None:
+        family = getattr(request, "auth", None)  # set by JwtAuthentication
+        return self.ref(str(family.pk)) if isinstance(family, RefreshFamily) else None
+
+    def live(self, user: User, current: CredentialRef | None) -> list[Credential]:
+        now = timezone.now()
+        return [
+            Credential(
+                id=f"{self.name}-{f.pk}",
+                kind=self.name,
+                label=f.label,
+                created_at=f.created_at,
+                last_used_at=f.last_used_at,
+                expires_at=min(f.expires_at, f.last_used_at + settings.AUTH_TOKEN_IDLE_TTL),
+                last_ip=f.last_ip,
+                user_agent=f.user_agent,
+                current=self.ref(str(f.pk)) == current,
+            )
+            for f in RefreshFamily.objects.filter(user=user).live(now)
+        ]
+
+    def end(self, rows: models.QuerySet[Any]) -> int:
+        _, by_model = rows.delete()
+        return by_model.get(RefreshFamily._meta.label, 0)
+
+
 CREDENTIAL_KINDS: dict[str, CredentialKind] = {
-    kind.name: kind for kind in (DeviceTokens(), BrowserSessions())
+    kind.name: kind for kind in (DeviceTokens(), BrowserSessions(), JwtFamilies())
 }
 DEVICE_TOKENS = CREDENTIAL_KINDS[DeviceTokens.name]
 

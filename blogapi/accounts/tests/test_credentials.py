@@ -101,7 +101,7 @@ def test_the_listed_kinds_are_the_registrys(db: None) -> None:
 
     kinds = schema["components"]["schemas"]["KindEnum"]["enum"]
 
-    assert kinds == list(CREDENTIAL_KINDS) == ["token", "session"]
+    assert kinds == list(CREDENTIAL_KINDS) == ["token", "session", "jwt"]
 
 
 def test_flows_raise_djangos_validation_error_by_field(alice: User) -> None:

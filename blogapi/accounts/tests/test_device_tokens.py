@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
-from blogapi.accounts import token_cache
+from blogapi.accounts import credential_cache
 from blogapi.accounts.models import DeviceToken, User
 from conftest import PASSWORD, token_client
 
@@ -290,7 +290,7 @@ def test_last_used_is_written_at_most_once_a_minute(
 
     time_machine.move_to(START + timedelta(seconds=61), tick=False)
     # token + user (unless Redis holds them since the last request), then one UPDATE
-    with django_assert_num_queries(1 if token_cache.cache_is_shared() else 2):
+    with django_assert_num_queries(1 if credential_cache.cache_is_shared() else 2):
         client.get(ME, HTTP_USER_AGENT="curl/8.5.0")
     token = DeviceToken.objects.get()
     assert token.last_used_at == START + timedelta(seconds=61)
@@ -434,7 +434,7 @@ def test_purge_command_deletes_only_expired_tokens(
 
     call_command("purge_expired_tokens")
 
-    assert "Deleted 1 expired token(s)." in capsys.readouterr().out
+    assert "Deleted 1 expired token(s) and 0 JWT sign-in(s)." in capsys.readouterr().out
     assert DeviceToken.objects.count() == 1
     assert works(fresh)
     assert not works(old)

@@ -22,6 +22,8 @@ EXPECTED_PATHS = {
     "/api/v1/dj-rest-auth/logout-all/",
     "/api/v1/dj-rest-auth/tokens/",
     "/api/v1/dj-rest-auth/tokens/{credential_id}/",
+    "/api/v1/dj-rest-auth/token/refresh/",
+    "/api/v1/dj-rest-auth/token/verify/",
     "/api/v1/dj-rest-auth/user/",
     "/api/v1/dj-rest-auth/password/change/",
     "/api/v1/dj-rest-auth/password/reset/",

@@ -220,6 +220,15 @@ PRODUCTION = {
         ({"SITE_URL": "api.example.com"}, "SITE_URL must be an http(s) URL"),
         ({"DJANGO_ALLOWED_HOSTS": ".example.com"}, "SITE_URL must be set"),
         ({"DJANGO_SECURE_COOKIES": "ture"}, "DJANGO_SECURE_COOKIES must be true or false"),
+        ({"AUTH_JWT": "true"}, "AUTH_JWT_SIGNING_KEY must be set"),
+        ({"AUTH_JWT": "true", "AUTH_JWT_SIGNING_KEY": "short"}, "at least 32 characters"),
+        (
+            {"AUTH_JWT_SIGNING_KEY": "s" * 32, "AUTH_JWT_PREVIOUS_SIGNING_KEYS": "old"},
+            "at least 32 characters",
+        ),
+        ({"AUTH_JWT_COOKIES": "true"}, "AUTH_JWT_COOKIES=true needs AUTH_JWT=true"),
+        ({"AUTH_JWT": "yes please"}, "AUTH_JWT must be true or false"),
+        ({"AUTH_JWT_ACCESS_TTL": "0"}, "AUTH_JWT_ACCESS_TTL must be a positive duration"),
     ],
 )
 def test_production_refuses_bad_limits_and_urls(env: dict[str, str], message: str) -> None:
@@ -255,3 +264,30 @@ def test_site_url_for_mailed_links_is_configured_not_requested(
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == repr(expected)
+
+
+def test_jwt_mode_puts_bearer_first_and_keeps_keys_and_sessions() -> None:
+    result = settings_in_subprocess(
+        {**PRODUCTION, "AUTH_JWT": "true", "AUTH_JWT_SIGNING_KEY": "s" * 32},
+        "settings.REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES']",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == repr(
+        [
+            "blogapi.accounts.authentication.JwtAuthentication",
+            "blogapi.accounts.authentication.DeviceTokenAuthentication",
+            "rest_framework.authentication.SessionAuthentication",
+        ]
+    )
+
+
+def test_debug_derives_a_jwt_key_of_its_own() -> None:
+    result = settings_in_subprocess(
+        {"DJANGO_DEBUG": "true", "AUTH_JWT": "true"},
+        "len(settings.AUTH_JWT_SIGNING_KEY) >= 32, "
+        "settings.AUTH_JWT_SIGNING_KEY != settings.SECRET_KEY",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "(True, True)"

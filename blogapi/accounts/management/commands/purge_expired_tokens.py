@@ -1,15 +1,17 @@
-"""`manage.py purge_expired_tokens`: delete expired per-device tokens (run it daily, e.g. cron)."""
+"""`manage.py purge_expired_tokens`: delete expired device tokens and JWT families (daily, cron)."""
 
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
 from blogapi.accounts.services.credentials import device_token_purge_expired
+from blogapi.accounts.services.jwt_families import jwt_family_purge_expired
 
 
 class Command(BaseCommand):
-    help = "Delete per-device tokens past their absolute lifetime or idle timeout."
+    help = "Delete device tokens and JWT sign-ins past their absolute lifetime or idle timeout."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        deleted = device_token_purge_expired()
-        self.stdout.write(f"Deleted {deleted} expired token(s).")
+        tokens = device_token_purge_expired()
+        families = jwt_family_purge_expired()
+        self.stdout.write(f"Deleted {tokens} expired token(s) and {families} JWT sign-in(s).")

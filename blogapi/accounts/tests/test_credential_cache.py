@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext, override_settings
 
-from blogapi.accounts import token_cache
+from blogapi.accounts.credential_cache import REVOKED, device_tokens
 from blogapi.accounts.models import DeviceToken, User, token_digest
 from blogapi.accounts.tests.test_device_tokens import LOGOUT, LOGOUT_ALL, ME, TOKENS, login_as
 from conftest import PASSWORD, token_client
@@ -71,7 +71,7 @@ def test_a_cached_token_costs_no_query(cached_key: str) -> None:
 @needs_redis
 def test_the_cache_holds_no_key_and_no_password_hash(cached_key: str) -> None:
     digest = token_digest(cached_key)
-    entry = cache.get(token_cache.ENTRY_PREFIX + digest)
+    entry = cache.get(device_tokens.prefix + digest)
 
     assert entry is not None
     token = entry[1]
@@ -158,18 +158,18 @@ def test_a_lookup_that_read_the_row_before_a_revocation_cannot_cache_it(
     alice: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key = login_as("alice")
-    read = token_cache._from_database
+    read = device_tokens.load
 
     def read_then_revoke(digest: str) -> DeviceToken | None:
         found = read(digest)
         DeviceToken.objects.filter(digest=digest).delete()  # commits and tombstones meanwhile
         return found
 
-    monkeypatch.setattr(token_cache, "_from_database", read_then_revoke)
+    monkeypatch.setattr(device_tokens, "load", read_then_revoke)
     token_client(key).get(ME)  # answered from the row it read: the race this test is about
-    monkeypatch.setattr(token_cache, "_from_database", read)
+    monkeypatch.setattr(device_tokens, "load", read)
 
-    assert cache.get(token_cache.ENTRY_PREFIX + token_digest(key)) == token_cache.REVOKED
+    assert cache.get(device_tokens.prefix + token_digest(key)) == REVOKED
     assert refused(key)
 
 
@@ -181,7 +181,7 @@ def test_a_revocation_during_an_outage_is_never_undone_by_the_recovered_cache(
 ) -> None:
     key = login_as("alice")
     queries_for(key)
-    entry_key = token_cache.ENTRY_PREFIX + token_digest(key)
+    entry_key = device_tokens.prefix + token_digest(key)
     stale_entry = cache.get(entry_key)
     assert stale_entry is not None
 
