@@ -119,8 +119,8 @@ def username_imitated(username: str) -> str | None:
     from blogapi.accounts.models import User
 
     name = normalize_username(username)
-    if not confusables.is_dangerous(name):
-        return None
+    if "\x00" in name or not confusables.is_dangerous(name):
+        return None  # a NUL never reaches the database (PostgreSQL refuses it): refused elsewhere
     own = canonical_identifier(name)
     candidates = {
         canonical_identifier(spelling)
@@ -152,6 +152,8 @@ def username_taken(username: str, *, exclude_pk: int | None = None) -> bool:
     """Whether another account holds any spelling of this username (same canonical form)."""
     from blogapi.accounts.models import User
 
+    if "\x00" in username:
+        return False  # refused by the character rules; PostgreSQL would refuse the query
     others = User.objects.filter(username_canonical=canonical_identifier(username))
     if exclude_pk is not None:
         others = others.exclude(pk=exclude_pk)

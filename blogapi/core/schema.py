@@ -81,9 +81,12 @@ def _json(
 READS_CREDENTIALS = "x-reads-credentials"
 
 
-def _scheme() -> str:
-    """The scheme a request without credentials is told to use: the one the login issues."""
-    return 'Bearer realm="api"' if settings.AUTH_JWT else "Token"
+def _scheme(operation: dict[str, Any]) -> str:
+    """The scheme a refused request is told to use: the one the login issues; the JWT
+    endpoints (which read a credential from the body) always name Bearer."""
+    if settings.AUTH_JWT or operation.get(READS_CREDENTIALS, False):
+        return 'Bearer realm="api"'
+    return "Token"
 
 
 def _errors_for(method: str, path: str, operation: dict[str, Any]) -> dict[str, dict]:
@@ -116,7 +119,7 @@ def _errors_for(method: str, path: str, operation: dict[str, Any]) -> dict[str, 
         errors["401"] = _json(
             ERROR,
             "No, invalid, expired or revoked credentials.",
-            {"WWW-Authenticate": {"schema": {"enum": [_scheme()]}, "required": True}},
+            {"WWW-Authenticate": {"schema": {"enum": [_scheme(operation)]}, "required": True}},
             examples=("NotAuthenticated", "InvalidToken", "ExpiredToken"),
         )
         errors["406"] = _json(ERROR, "The Accept header names no type this API answers with.")

@@ -264,3 +264,39 @@ def test_renaming_oneself_applies_the_same_rules(
     assert response.status_code == 400
     assert error in response.json()["username"][0]
     assert User.objects.filter(username="bob").exists()
+
+
+# Found by contract fuzzing: a look-alike check or a taken-name lookup sent the NUL to PostgreSQL.
+NUL_RENAMES = [
+    '{"username": "ab\\u0000c"}',
+    '{"username": "\\u0097\\u00f9\\u00c3\\u00aa\\u0092\\u000b,\\ud80d\\udd3e'
+    '\\u00eb-\\u00a5\\u0000", "last_name": "N\\u0000"}',
+    '{"username": "\\u0430lice\\u0000"}',
+]
+
+
+@pytest.mark.parametrize("body", NUL_RENAMES)
+def test_a_rename_with_a_nul_byte_is_a_400(alice: User, body: str) -> None:
+    client = APIClient()
+    client.force_authenticate(alice)
+
+    response = client.patch("/api/v1/dj-rest-auth/user/", body, content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    assert "username" in response.json()
+
+
+@pytest.mark.parametrize("name", ["ab\x00c", "\u0430lice\x00"])
+def test_a_registration_with_a_nul_byte_is_a_400(alice: User, name: str) -> None:
+    response = APIClient().post(
+        "/api/v1/dj-rest-auth/registration/",
+        {
+            "username": name,
+            "email": "nul@example.com",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+        format="json",
+    )
+
+    assert response.status_code == 400, response.content
