@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import reverse_lazy
 from django.views.decorators.debug import sensitive_variables
 
+from blogapi.accounts.forms import AdminLoginForm
 from blogapi.accounts.models import DeviceToken, RefreshFamily, User
 from blogapi.accounts.services.credentials import credentials_revoke_all
 from blogapi.accounts.services.password import password_check
@@ -126,3 +127,6 @@ class AdminPasswordChangeView(PasswordChangeView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return {**admin.site.each_context(self.request), **super().get_context_data(**kwargs)}
+
+# AdminSite.login_form (documented): the admin refuses a password alone for a user with MFA.
+admin.site.login_form = AdminLoginForm
