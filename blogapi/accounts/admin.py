@@ -128,5 +128,6 @@ class AdminPasswordChangeView(PasswordChangeView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return {**admin.site.each_context(self.request), **super().get_context_data(**kwargs)}
 
+
 # AdminSite.login_form (documented): the admin refuses a password alone for a user with MFA.
 admin.site.login_form = AdminLoginForm
