@@ -1,97 +1,31 @@
 """Two-factor sign-in over the API: TOTP on and off, recovery codes, the login's code step."""
 
 import base64
-import hashlib
-import hmac
-import struct
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
-import time_machine
 from allauth.mfa.models import Authenticator
 from rest_framework.test import APIClient
 
 from blogapi.accounts.models import DeviceToken, MfaLoginAttempt, RefreshFamily, User
+from blogapi.accounts.tests.mfa import (
+    ACTIVATE,
+    API,
+    LOGIN,
+    Clock,
+    Enrolled,
+    enroll,
+    password_step,
+    totp,
+)
 from conftest import PASSWORD, login, token_client
 
-API = "/api/v1/dj-rest-auth/"
-LOGIN = API + "login/"
 STATUS = API + "mfa/status/"
-ACTIVATE = API + "mfa/totp/activate/"
 DEACTIVATE = API + "mfa/totp/deactivate/"
 CODES = API + "mfa/recovery-codes/"
 REGENERATE = API + "mfa/recovery-codes/regenerate/"
 VERIFY = API + "mfa/verify/"
-START = datetime(2026, 12, 5, 12, 0, 0, tzinfo=UTC)
-
-
-def totp(secret: str, at: datetime) -> str:
-    """RFC 6238 (SHA-1, 30 s, 6 digits), written here independently of the code under test."""
-    key = base64.b32decode(secret)
-    mac = hmac.new(key, struct.pack(">Q", int(at.timestamp()) // 30), hashlib.sha1).digest()
-    offset = mac[-1] & 0x0F
-    return f"{(struct.unpack('>I', mac[offset : offset + 4])[0] & 0x7FFFFFFF) % 10**6:06d}"
-
-
-@dataclass
-class Clock:
-    """The frozen time of a test; `step()` moves it to the next TOTP period."""
-
-    traveller: Any
-    now: datetime
-
-    def shift(self, delta: timedelta) -> None:
-        self.now += delta
-        self.traveller.move_to(self.now)
-
-    def step(self) -> None:
-        self.shift(timedelta(seconds=30))
-
-
-@pytest.fixture
-def clock() -> Iterator[Clock]:
-    with time_machine.travel(START, tick=False) as traveller:
-        yield Clock(traveller, START)
-
-
-@dataclass
-class Enrolled:
-    """Alice with TOTP on: her secret, recovery codes and the token she turned it on with."""
-
-    user: User
-    secret: str
-    recovery_codes: list[str]
-    key: str
-
-
-def enroll(clock: Clock, user: User) -> Enrolled:
-    key = login(APIClient(), user.username)
-    client = token_client(key)
-    setup = client.get(ACTIVATE).json()
-    response = client.post(
-        ACTIVATE,
-        {"activation_token": setup["activation_token"], "code": totp(setup["secret"], clock.now)},
-        format="json",
-    )
-    assert response.status_code == 200, response.content
-    clock.step()  # the activation spent this period's code
-    return Enrolled(user, setup["secret"], response.json()["recovery_codes"], key)
-
-
-@pytest.fixture
-def enrolled(clock: Clock, alice: User) -> Enrolled:
-    return enroll(clock, alice)
-
-
-def password_step(client: APIClient, **extra: str) -> dict[str, Any]:
-    response = client.post(
-        LOGIN, {"username": "alice", "password": PASSWORD, **extra}, format="json"
-    )
-    assert response.status_code == 200, response.content
-    return dict(response.json())
 
 
 # --- status, activation, recovery codes ------------------------------------------------------
@@ -218,7 +152,8 @@ def test_regenerated_recovery_codes_replace_the_old_ones(clock: Clock, enrolled:
 
     assert response.status_code == 200
     new = response.json()["recovery_codes"]
-    assert len(new) == 10 and not set(new) & set(enrolled.recovery_codes)
+    assert len(new) == 10
+    assert not set(new) & set(enrolled.recovery_codes)
     old = password_step(APIClient())["ephemeral_token"]
     refused = APIClient().post(
         VERIFY, {"ephemeral_token": old, "code": enrolled.recovery_codes[0]}, format="json"

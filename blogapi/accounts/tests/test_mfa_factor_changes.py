@@ -7,15 +7,8 @@ from django.core import mail
 from rest_framework.test import APIClient
 
 from blogapi.accounts.models import User
-from blogapi.accounts.tests.test_mfa import (  # noqa: F401
-    ACTIVATE,
-    DEACTIVATE,
-    STATUS,
-    Clock,
-    clock,
-    enroll,
-    totp,
-)
+from blogapi.accounts.tests.mfa import ACTIVATE, Clock, enroll, totp
+from blogapi.accounts.tests.test_mfa import DEACTIVATE, STATUS
 from conftest import login, token_client
 
 

@@ -5,7 +5,7 @@ from django.test import Client
 
 from blogapi.accounts.forms import SECOND_FACTOR_REQUIRED
 from blogapi.accounts.models import User
-from blogapi.accounts.tests.test_mfa import Clock, Enrolled, clock, enroll, enrolled  # noqa: F401
+from blogapi.accounts.tests.mfa import Clock, Enrolled, enroll
 from blogapi.accounts.tests.test_authentication import basic_enabled  # noqa: F401
 from blogapi.accounts.tests.test_sign_in_surfaces import Basic
 from conftest import PASSWORD
