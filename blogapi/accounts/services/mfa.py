@@ -74,9 +74,7 @@ def _authenticator(user: User, kind: str) -> Authenticator | None:
 
 def mfa_enabled(user: User) -> bool:
     """Whether a password alone no longer signs this user in."""
-    return bool(
-        get_mfa_adapter().is_mfa_enabled(user, types=[Authenticator.Type.TOTP])  # type: ignore[arg-type]
-    )
+    return bool(get_mfa_adapter().is_mfa_enabled(user, types=[Authenticator.Type.TOTP]))
 
 
 def mfa_status_get(*, user: User) -> MfaStatus:
@@ -201,7 +199,7 @@ def totp_setup_start(*, user: User) -> TotpSetup:
         )
     secret = base64.b32encode(secrets.token_bytes(20)).decode()
     adapter = get_mfa_adapter()
-    url = adapter.build_totp_url(user, secret)  # type: ignore[arg-type]
+    url = adapter.build_totp_url(user, secret)
     svg = adapter.build_totp_svg(url)
     token = signing.dumps({"user": user.pk, "secret": secret}, salt=_ACTIVATION_SALT)
     return TotpSetup(
