@@ -8,11 +8,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from blogapi.accounts.models import User
+from blogapi.accounts.permissions import IsRecentlyReauthenticated
 from blogapi.accounts.schema import DetailSerializer, SignedInSerializer
 from blogapi.accounts.serializers import (
     MfaCodeInputSerializer,
     MfaStatusOutputSerializer,
     MfaVerifyInputSerializer,
+    ReauthenticateInputSerializer,
+    ReauthenticationRequiredSerializer,
     RecoveryCodesLeftSerializer,
     RecoveryCodesOutputSerializer,
     TotpActivateInputSerializer,
@@ -28,6 +31,7 @@ from blogapi.accounts.services.mfa import (
     totp_deactivate,
     totp_setup_start,
 )
+from blogapi.accounts.services.reauth import reauthenticate
 from blogapi.accounts.views import jwt_answer
 from blogapi.core.schema import READS_CREDENTIALS
 
@@ -64,9 +68,14 @@ class TotpActivateView(APIView):
 
 
 class TotpDeactivateView(APIView):
-    """Turn TOTP and the recovery codes off, with a current code."""
+    """Turn TOTP and the recovery codes off, with a current code, after a reauthentication."""
 
-    @extend_schema(request=MfaCodeInputSerializer, responses={200: DetailSerializer})
+    permission_classes = (permissions.IsAuthenticated, IsRecentlyReauthenticated)
+
+    @extend_schema(
+        request=MfaCodeInputSerializer,
+        responses={200: DetailSerializer, 403: ReauthenticationRequiredSerializer},
+    )
     def post(self, request: Request) -> Response:
         serializer = MfaCodeInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -84,9 +93,14 @@ class RecoveryCodesView(APIView):
 
 
 class RecoveryCodesRegenerateView(APIView):
-    """A new set of recovery codes, shown once; the old ones stop working."""
+    """A new set of recovery codes, shown once; the old ones stop working (after a reauth)."""
 
-    @extend_schema(request=None, responses={200: RecoveryCodesOutputSerializer})
+    permission_classes = (permissions.IsAuthenticated, IsRecentlyReauthenticated)
+
+    @extend_schema(
+        request=None,
+        responses={200: RecoveryCodesOutputSerializer, 403: ReauthenticationRequiredSerializer},
+    )
     def post(self, request: Request) -> Response:
         codes = recovery_codes_regenerate(request=request, user=_user(request))
         return Response({"recovery_codes": codes})
@@ -113,3 +127,15 @@ class MfaVerifyView(APIView):
             return jwt_answer(request, issued, user=attempt.user)
         issued_token = device_token_create(user=attempt.user, request=request, label=label)
         return Response({"key": issued_token.key})
+
+
+class ReauthenticateView(APIView):
+    """Prove the owner again (password or code): the credential in use may do sensitive steps
+    for 5 minutes; limited like a sign-in."""
+
+    @extend_schema(request=ReauthenticateInputSerializer, responses={200: DetailSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = ReauthenticateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        reauthenticate(request=request, user=_user(request), **serializer.validated_data)
+        return Response({"detail": "Reauthenticated for 5 minutes."})

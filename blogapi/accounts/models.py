@@ -309,3 +309,18 @@ class UsedTotpCode(models.Model):
 
     def __str__(self) -> str:
         return f"TOTP step {self.counter} of {self.user_id}"
+
+
+class Reauthentication(models.Model):
+    """When a credential last proved its owner again (password or code), for the sensitive steps.
+
+    `credential` names the credential and the moment it was issued, so a new token that reuses a
+    deleted one's primary key never inherits its mark.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    credential = models.CharField(max_length=200, unique=True)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Reauthentication of {self.user_id}"

@@ -310,3 +310,24 @@ class MfaVerifyInputSerializer(serializers.Serializer):
 
     ephemeral_token = serializers.CharField(max_length=100)
     code = mfa_code_field()
+
+
+class ReauthenticateInputSerializer(serializers.Serializer):
+    """Exactly one of the password or a second-factor code."""
+
+    password = password_field(required=False)
+    code = serializers.CharField(
+        max_length=64, required=False, help_text="A code from the app, or a recovery code."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("password" in attrs) == ("code" in attrs):
+            raise serializers.ValidationError("Send either `password` or `code`.")
+        return attrs
+
+
+class ReauthenticationRequiredSerializer(serializers.Serializer):
+    """403 before a sensitive step: reauthenticate first."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()

@@ -53,6 +53,11 @@ urlpatterns = [
         mfa_views.RecoveryCodesRegenerateView.as_view(),
         name="mfa-recovery-codes-regenerate",
     ),
+    path(
+        "dj-rest-auth/reauthenticate/",
+        mfa_views.ReauthenticateView.as_view(),
+        name="reauthenticate",
+    ),
     path("dj-rest-auth/mfa/verify/", mfa_views.MfaVerifyView.as_view(), name="mfa-verify"),
     path("dj-rest-auth/tokens/", views.CredentialListView.as_view(), name="credential-list"),
     path(

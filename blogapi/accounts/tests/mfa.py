@@ -72,3 +72,13 @@ def password_step(client: APIClient, **extra: str) -> dict[str, Any]:
     )
     assert response.status_code == 200, response.content
     return dict(response.json())
+
+
+REAUTHENTICATE = API + "reauthenticate/"
+
+
+def reauthenticated(client: APIClient) -> APIClient:
+    """The client's credential, reauthenticated with the password."""
+    response = client.post(REAUTHENTICATE, {"password": PASSWORD}, format="json")
+    assert response.status_code == 200, response.content
+    return client

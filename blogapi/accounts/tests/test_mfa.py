@@ -17,6 +17,7 @@ from blogapi.accounts.tests.mfa import (
     Enrolled,
     enroll,
     password_step,
+    reauthenticated,
     totp,
 )
 from conftest import PASSWORD, login, token_client
@@ -128,7 +129,7 @@ def test_malformed_activation_is_a_400(alice: User, body: dict[str, Any]) -> Non
 
 
 def test_deactivation_with_a_current_code_turns_it_off(clock: Clock, enrolled: Enrolled) -> None:
-    client = token_client(enrolled.key)
+    client = reauthenticated(token_client(enrolled.key))
 
     response = client.post(DEACTIVATE, {"code": totp(enrolled.secret, clock.now)}, format="json")
 
@@ -138,7 +139,7 @@ def test_deactivation_with_a_current_code_turns_it_off(clock: Clock, enrolled: E
 
 
 def test_deactivation_with_a_wrong_code_leaves_it_on(clock: Clock, enrolled: Enrolled) -> None:
-    client = token_client(enrolled.key)
+    client = reauthenticated(token_client(enrolled.key))
     wrong = totp(enrolled.secret, clock.now + timedelta(minutes=5))
 
     response = client.post(DEACTIVATE, {"code": wrong}, format="json")
@@ -148,7 +149,7 @@ def test_deactivation_with_a_wrong_code_leaves_it_on(clock: Clock, enrolled: Enr
 
 
 def test_regenerated_recovery_codes_replace_the_old_ones(clock: Clock, enrolled: Enrolled) -> None:
-    response = token_client(enrolled.key).post(REGENERATE)
+    response = reauthenticated(token_client(enrolled.key)).post(REGENERATE)
 
     assert response.status_code == 200
     new = response.json()["recovery_codes"]
@@ -164,7 +165,9 @@ def test_regenerated_recovery_codes_replace_the_old_ones(clock: Clock, enrolled:
 
 
 def test_regenerating_without_a_second_factor_is_refused(alice: User) -> None:
-    assert token_client(login(APIClient(), "alice")).post(REGENERATE).status_code == 400
+    client = reauthenticated(token_client(login(APIClient(), "alice")))
+
+    assert client.post(REGENERATE).status_code == 400
 
 
 # --- the login's second step -----------------------------------------------------------------

@@ -7,7 +7,7 @@ from django.core import mail
 from rest_framework.test import APIClient
 
 from blogapi.accounts.models import User
-from blogapi.accounts.tests.mfa import ACTIVATE, Clock, enroll, totp
+from blogapi.accounts.tests.mfa import ACTIVATE, Clock, enroll, reauthenticated, totp
 from blogapi.accounts.tests.test_mfa import DEACTIVATE, STATUS
 from conftest import login, token_client
 
@@ -49,7 +49,7 @@ def test_turning_totp_off_ends_the_other_credentials_and_notifies(
     other_client = token_client(other.json()["key"])
     mail.outbox.clear()
     caplog.set_level("INFO", logger="blogapi.auth")
-    this = token_client(enrolled.key)
+    this = reauthenticated(token_client(enrolled.key))
 
     response = this.post(DEACTIVATE, {"code": totp(enrolled.secret, clock.now)}, format="json")
 

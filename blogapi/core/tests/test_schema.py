@@ -28,6 +28,7 @@ EXPECTED_PATHS = {
     "/api/v1/dj-rest-auth/mfa/recovery-codes/",
     "/api/v1/dj-rest-auth/mfa/recovery-codes/regenerate/",
     "/api/v1/dj-rest-auth/mfa/verify/",
+    "/api/v1/dj-rest-auth/reauthenticate/",
     "/api/v1/dj-rest-auth/token/refresh/",
     "/api/v1/dj-rest-auth/token/verify/",
     "/api/v1/dj-rest-auth/user/",
