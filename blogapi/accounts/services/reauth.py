@@ -48,12 +48,11 @@ def reauthenticate(
 
 def reauthenticated_recently(*, request: HttpRequest) -> bool:
     """Whether the credential in use was reauthenticated within the last 5 minutes."""
-    credential = _credential_name(request)
+    credential, user_id = _credential_name(request), request.user.pk
     return (
         credential is not None
+        and user_id is not None
         and Reauthentication.objects.filter(
-            credential=credential,
-            user_id=request.user.pk,
-            at__gt=timezone.now() - REAUTHENTICATION_TTL,
+            credential=credential, user_id=user_id, at__gt=timezone.now() - REAUTHENTICATION_TTL
         ).exists()
     )
