@@ -1,6 +1,7 @@
 """No surface signs in on a password alone once a user has a second factor."""
 
 import pytest
+from allauth.mfa.models import Authenticator
 from django.test import Client
 
 from blogapi.accounts.forms import SECOND_FACTOR_REQUIRED
@@ -47,3 +48,20 @@ def test_html_logins_still_sign_in_a_user_without_one(user_factory: type, url: s
     user_factory("alice", is_staff=True, is_superuser=True)
 
     assert Client().post(url, {"username": "alice", "password": PASSWORD}).status_code == 302
+
+
+def test_the_admin_lists_factors_without_their_secrets(
+    enrolled: Enrolled, user_factory: type
+) -> None:
+    staff = Client()
+    staff.force_login(user_factory("root", is_staff=True, is_superuser=True))
+    totp_row = Authenticator.objects.get(user=enrolled.user, type="totp")
+
+    listing = staff.get("/admin/mfa/authenticator/")
+    page = staff.get(f"/admin/mfa/authenticator/{totp_row.pk}/change/")
+
+    assert listing.status_code == 200
+    assert page.status_code == 200
+    assert "alice" in listing.content.decode()
+    assert enrolled.secret not in page.content.decode()
+    assert enrolled.secret not in listing.content.decode()
