@@ -106,8 +106,16 @@ def _totp_counter(secret: str, code: str) -> int | None:
     return None
 
 
+def _looks_like_totp(code: str) -> bool:
+    # isascii(): str.isdigit() also accepts other scripts' digits, which compare_digest refuses.
+    code = code.strip()
+    return code.isascii() and code.isdigit() and len(code) == mfa_settings.TOTP_DIGITS
+
+
 def _totp_code_accept(*, user: User, secret: str, code: str) -> bool:
     """Whether `code` is valid now and was never accepted before (on any server)."""
+    if not _looks_like_totp(code):
+        return False
     counter = _totp_counter(secret, code.strip())
     if counter is None:
         return False
@@ -156,7 +164,7 @@ def mfa_code_check(*, user: User, code: str) -> bool:
     secret = _totp_secret(user)
     if secret is None:
         return False
-    if code.strip().isdigit() and len(code.strip()) == mfa_settings.TOTP_DIGITS:
+    if _looks_like_totp(code):
         return _totp_code_accept(user=user, secret=secret, code=code)
     return _recovery_code_use(user=user, code=code)
 

@@ -358,7 +358,29 @@ def test_failed_codes_are_charged_to_the_ip(clock: Clock, enrolled: Enrolled, ra
         {"ephemeral_token": [], "code": {}},
         {"ephemeral_token": "x" * 5000, "code": "123456"},
         {"ephemeral_token": "mfa_nothing", "code": "123456"},
+        {"ephemeral_token": "mfa_nothing\x00", "code": "123456"},
     ],
 )
 def test_malformed_or_unknown_verify_is_a_400(db: None, body: dict[str, Any]) -> None:
     assert APIClient().post(VERIFY, body, format="json").status_code == 400
+
+
+@pytest.mark.parametrize("code", ["١٢٣٤٥٦", "12345\u00b2", "ǅ" * 25, "123456\x00"])
+def test_odd_codes_are_refused_with_a_400(enrolled: Enrolled, code: str) -> None:
+    token = password_step(APIClient())["ephemeral_token"]
+
+    response = APIClient().post(VERIFY, {"ephemeral_token": token, "code": code}, format="json")
+
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("code", ["١٢٣٤٥٦", "12345\u00b2", "ǅ" * 6])
+def test_odd_codes_are_refused_with_a_400_at_activation(alice: User, code: str) -> None:
+    client = token_client(login(APIClient(), "alice"))
+    setup = client.get(ACTIVATE).json()
+
+    response = client.post(
+        ACTIVATE, {"activation_token": setup["activation_token"], "code": code}, format="json"
+    )
+
+    assert response.status_code == 400
