@@ -99,7 +99,11 @@ class RecoveryCodesRegenerateView(APIView):
 
     @extend_schema(
         request=None,
-        responses={200: RecoveryCodesOutputSerializer, 403: ReauthenticationRequiredSerializer},
+        responses={
+            200: RecoveryCodesOutputSerializer,
+            400: DetailSerializer,
+            403: ReauthenticationRequiredSerializer,
+        },
     )
     def post(self, request: Request) -> Response:
         codes = recovery_codes_regenerate(request=request, user=_user(request))

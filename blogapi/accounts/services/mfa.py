@@ -199,12 +199,10 @@ def _factor_changed(*, request: HttpRequest, user: User, event: str, notice: str
 def totp_setup_start(*, user: User) -> TotpSetup:
     """A fresh secret, its otpauth:// URL and QR code, and a signed activation token."""
     if mfa_enabled(user):
-        raise ValidationError({"non_field_errors": ["Two-factor sign-in is already on."]})
+        raise ValidationError("Two-factor sign-in is already on.")
     if not EmailAddress.objects.filter(user=user, verified=True).exists():
         # allauth's rule (MFA_ALLOW_UNVERIFIED_EMAIL): recovery must not hinge on a stranger's box.
-        raise ValidationError(
-            {"non_field_errors": [get_mfa_adapter().error_messages["unverified_email"]]}
-        )
+        raise ValidationError(get_mfa_adapter().error_messages["unverified_email"])
     secret = base64.b32encode(secrets.token_bytes(20)).decode()
     adapter = get_mfa_adapter()
     url = adapter.build_totp_url(user, secret)
@@ -242,9 +240,7 @@ def totp_activate(
                     data={"secret": get_mfa_adapter().encrypt(secret)},
                 )
         except IntegrityError:
-            raise ValidationError(
-                {"non_field_errors": ["Two-factor sign-in is already on."]}
-            ) from None
+            raise ValidationError("Two-factor sign-in is already on.") from None
         codes = _recovery_codes_store(user)
         _factor_changed(
             request=request,
@@ -259,7 +255,7 @@ def totp_deactivate(*, request: HttpRequest, user: User, code: str) -> None:
     """Turn TOTP (and with it the recovery codes) off, proven by a current code."""
     secret = _totp_secret(user)
     if secret is None:
-        raise ValidationError({"non_field_errors": ["Two-factor sign-in is not on."]})
+        raise ValidationError("Two-factor sign-in is not on.")
     if not mfa_code_check_limited(request=request, user=user, code=code):
         raise ValidationError({"code": [INCORRECT_CODE]})
     with transaction.atomic():
@@ -278,13 +274,7 @@ def totp_deactivate(*, request: HttpRequest, user: User, code: str) -> None:
 def recovery_codes_regenerate(*, request: HttpRequest, user: User) -> list[str]:
     """A new set of recovery codes (shown once); the old set stops working."""
     if not mfa_enabled(user):
-        raise ValidationError(
-            {
-                "non_field_errors": [
-                    get_mfa_adapter().error_messages["cannot_generate_recovery_codes"]
-                ]
-            }
-        )
+        raise ValidationError(get_mfa_adapter().error_messages["cannot_generate_recovery_codes"])
     codes = _recovery_codes_store(user)
     auth_event("mfa.recovery_codes_generated", user_id=user.pk)
     get_mfa_adapter().send_notification_mail("mfa/email/recovery_codes_generated", user)

@@ -37,7 +37,7 @@ def reauthenticate(
         raise ValidationError({"code": [INCORRECT_CODE]})
     credential = _credential_name(request)
     if credential is None:
-        raise ValidationError({"detail": "No credential to mark."})
+        raise ValidationError("This sign-in cannot be marked: use a token or a session.")
     now = timezone.now()
     Reauthentication.objects.filter(user=user, at__lte=now - REAUTHENTICATION_TTL).delete()
     Reauthentication.objects.update_or_create(

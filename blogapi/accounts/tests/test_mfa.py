@@ -111,6 +111,7 @@ def test_activation_needs_a_verified_address(clock: Clock, user_factory: Any) ->
     response = token_client(login(APIClient(), "carol")).get(ACTIVATE)
 
     assert response.status_code == 400
+    assert set(response.json()) == {"detail"}
 
 
 @pytest.mark.parametrize(
@@ -167,7 +168,17 @@ def test_regenerated_recovery_codes_replace_the_old_ones(clock: Clock, enrolled:
 def test_regenerating_without_a_second_factor_is_refused(alice: User) -> None:
     client = reauthenticated(token_client(login(APIClient(), "alice")))
 
-    assert client.post(REGENERATE).status_code == 400
+    response = client.post(REGENERATE)
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"detail"}
+
+
+def test_activation_is_refused_when_totp_is_already_on(enrolled: Enrolled) -> None:
+    response = token_client(enrolled.key).get(ACTIVATE)
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"detail"}
 
 
 # --- the login's second step -----------------------------------------------------------------
