@@ -28,9 +28,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from blogapi.accounts.events import auth_event
-from blogapi.accounts.limits import login_attempt_start, login_attempt_succeeded
+from blogapi.accounts.limits import LOGIN_IP, login_attempt_start, login_attempt_succeeded
 from blogapi.accounts.models import MfaLoginAttempt, UsedTotpCode, User, token_digest
 from blogapi.accounts.services.credentials import credential_in_use, credentials_revoke_all
+from blogapi.core import ratelimit
 
 MFA_LOGIN_TTL = timedelta(minutes=5)
 ACTIVATION_TTL_SECONDS = 600
@@ -315,6 +316,8 @@ def mfa_login_complete(*, request: HttpRequest, ephemeral_token: str, code: str)
         .first()
     )
     if attempt is None or not attempt.user.is_active:
+        # Guessing tokens costs the IP's login budget, as guessing passwords does.
+        ratelimit.consume_for_ip(LOGIN_IP, request)
         raise ValidationError({"ephemeral_token": [BAD_EPHEMERAL]})
     if not mfa_code_check_limited(request=request, user=attempt.user, code=code):
         raise ValidationError({"code": [INCORRECT_CODE]})

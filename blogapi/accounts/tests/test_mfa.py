@@ -395,3 +395,18 @@ def test_odd_codes_are_refused_with_a_400_at_activation(alice: User, code: str) 
     )
 
     assert response.status_code == 400
+
+
+def test_guessing_ephemeral_tokens_is_charged_to_the_ip(db: None, rates: Any) -> None:
+    rates(login_ip="2/60")
+    for _ in range(2):
+        guess = APIClient().post(
+            VERIFY, {"ephemeral_token": "mfa_guess", "code": "123456"}, format="json"
+        )
+        assert guess.status_code == 400
+
+    locked = APIClient().post(
+        VERIFY, {"ephemeral_token": "mfa_guess", "code": "123456"}, format="json"
+    )
+
+    assert locked.status_code == 429
