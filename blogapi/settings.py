@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.usersessions",
+    # Two-factor sign-in: its Authenticator model (TOTP, recovery codes) and MFA adapter.
+    "allauth.mfa",
     # dj_rest_auth.registration imports allauth.socialaccount at load time.
     "allauth.socialaccount",
     "dj_rest_auth.registration",
@@ -333,6 +335,10 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[blogapi] "
 ACCOUNT_PREVENT_ENUMERATION = True
 # Security notices (password changed, password reset) to the account's address.
 ACCOUNT_EMAIL_NOTIFICATIONS = True
+# https://docs.allauth.org/en/latest/mfa/configuration.html: TOTP and recovery codes (passkeys:
+# not yet). Codes of 30 s, no tolerance step, as allauth's defaults.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "blogapi"
 
 # --- dj-rest-auth -----------------------------------------------------------------------------
 # https://dj-rest-auth.readthedocs.io/en/latest/configuration.html

@@ -1,6 +1,7 @@
 """Project routes: health probes, the API under /api/v1/, browsable-API login, admin, schema."""
 
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.urls import include, path
 from drf_spectacular.views import (
     SpectacularAPIView,
@@ -9,6 +10,7 @@ from drf_spectacular.views import (
 )
 
 from blogapi.accounts.admin import AdminPasswordChangeView
+from blogapi.accounts.forms import PasswordOnlyLoginForm
 from blogapi.core import health
 
 urlpatterns = [
@@ -17,6 +19,13 @@ urlpatterns = [
     # Ahead of the admin's own route: its "change password" page, old password rate-limited.
     path("admin/password_change/", admin.site.admin_view(AdminPasswordChangeView.as_view())),
     path("admin/", admin.site.urls),
+    # Ahead of DRF's own login route: the same page, refusing a password alone where MFA is on.
+    path(
+        "api-auth/login/",
+        LoginView.as_view(
+            template_name="rest_framework/login.html", authentication_form=PasswordOnlyLoginForm
+        ),
+    ),
     path("api-auth/", include("rest_framework.urls")),
     # Account routes first: `users/` and our e-mail pages must never fall to the post routes.
     path("api/v1/", include("blogapi.accounts.urls")),

@@ -5,6 +5,7 @@ Also the admin's own "change password" page, with the old password under the log
 
 from typing import Any
 
+from allauth.mfa.models import Authenticator
 from allauth.usersessions.models import UserSession
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminPasswordChangeForm
@@ -16,6 +17,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import reverse_lazy
 from django.views.decorators.debug import sensitive_variables
 
+from blogapi.accounts.forms import AdminLoginForm
 from blogapi.accounts.models import DeviceToken, RefreshFamily, User
 from blogapi.accounts.services.credentials import credentials_revoke_all
 from blogapi.accounts.services.password import password_check
@@ -126,3 +128,27 @@ class AdminPasswordChangeView(PasswordChangeView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return {**admin.site.each_context(self.request), **super().get_context_data(**kwargs)}
+
+
+# allauth.mfa's own ModelAdmin shows the `data` column: the TOTP secret in clear.
+admin.site.unregister(Authenticator)
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(admin.ModelAdmin):
+    """A user's second factors, read-only and never their secrets (allauth's shows `data`)."""
+
+    list_display = ("user", "type", "created_at", "last_used_at")
+    list_filter = ("type",)
+    fields = ("user", "type", "created_at", "last_used_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# AdminSite.login_form (documented): the admin refuses a password alone for a user with MFA.
+admin.site.login_form = AdminLoginForm

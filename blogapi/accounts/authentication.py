@@ -14,6 +14,7 @@ from blogapi.accounts.devices import user_agent
 from blogapi.accounts.jwt_cookies import access_cookie_name
 from blogapi.accounts.models import TOKEN_PREFIX, DeviceToken, RefreshFamily, token_digest
 from blogapi.accounts.services.credentials import sign_in_announce
+from blogapi.accounts.services.mfa import mfa_enabled
 from blogapi.core import ratelimit
 from blogapi.core.clients import client_ip
 
@@ -87,6 +88,11 @@ class BasicCredentialsAuthentication(authentication.BasicAuthentication):
         self, userid: str, password: str, request: Request | None = None
     ) -> tuple[Any, None]:
         user, auth = super().authenticate_credentials(userid, password, request)
+        if mfa_enabled(user):
+            # A password alone never signs in a user with a second factor.
+            raise exceptions.AuthenticationFailed(
+                "This account uses two-factor sign-in: Basic authentication is refused."
+            )
         if request is not None:
             sign_in_announce(request=request, user=user, via="basic")
         return user, auth

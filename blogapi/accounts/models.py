@@ -272,3 +272,55 @@ class SpentRefreshToken(models.Model):
 
     def __str__(self) -> str:
         return f"spent token of family {self.family_id}"
+
+
+class MfaLoginAttempt(models.Model):
+    """A password accepted for a user with a second factor: the login waits for the code.
+
+    Only the ephemeral token's SHA-256 digest is stored; the row is deleted when the code is
+    accepted (single use), and its expiry is fixed at creation (a wrong code does not extend it).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    digest = models.CharField(max_length=64, unique=True)
+    # The `device` label the login asked for: the credential issued after the code carries it.
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"MFA login of {self.user_id}"
+
+
+class UsedTotpCode(models.Model):
+    """A TOTP time step accepted for a user: its code is refused again on every server.
+
+    A database row (unique per user and step) rather than allauth's cache marker, which a
+    per-process cache would keep from the other workers.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    counter = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "counter"], name="usedtotpcode_user_counter")
+        ]
+
+    def __str__(self) -> str:
+        return f"TOTP step {self.counter} of {self.user_id}"
+
+
+class Reauthentication(models.Model):
+    """When a credential last proved its owner again (password or code), for the sensitive steps.
+
+    `credential` names the credential and the moment it was issued, so a new token that reuses a
+    deleted one's primary key never inherits its mark.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    credential = models.CharField(max_length=200, unique=True)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Reauthentication of {self.user_id}"

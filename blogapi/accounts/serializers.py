@@ -246,3 +246,88 @@ class CredentialOutputSerializer(serializers.Serializer):
     last_ip = serializers.IPAddressField(allow_null=True)
     user_agent = serializers.CharField()
     current = serializers.BooleanField(help_text="True for the credential of this request.")
+
+
+def mfa_code_field() -> serializers.CharField:
+    """A TOTP code (6 digits) or a recovery code (29 characters with its dashes)."""
+    return serializers.CharField(
+        max_length=64, help_text="A code from the app, or a recovery code."
+    )
+
+
+class MfaStatusOutputSerializer(serializers.Serializer):
+    """Which second factors the caller has (never a secret)."""
+
+    mfa_enabled = serializers.BooleanField(source="enabled")
+    totp = serializers.BooleanField()
+    recovery_codes_left = serializers.IntegerField(allow_null=True)
+
+
+class TotpSetupOutputSerializer(serializers.Serializer):
+    """A new TOTP secret for the authenticator app, and the token that activates it."""
+
+    secret = serializers.CharField()
+    totp_url = serializers.CharField()
+    qr_code_data_uri = serializers.CharField()
+    activation_token = serializers.CharField()
+
+
+class TotpActivateInputSerializer(serializers.Serializer):
+    """The token from GET mfa/totp/activate/ and a code the app shows for that secret."""
+
+    activation_token = serializers.CharField(max_length=1000)
+    code = mfa_code_field()
+
+
+class MfaCodeInputSerializer(serializers.Serializer):
+    """A current code: TOTP, or a recovery code."""
+
+    code = mfa_code_field()
+
+
+class RecoveryCodesOutputSerializer(serializers.Serializer):
+    """A new set of recovery codes, shown this once."""
+
+    recovery_codes = serializers.ListField(child=serializers.CharField())
+
+
+class RecoveryCodesLeftSerializer(serializers.Serializer):
+    """How many unused recovery codes are left (the codes themselves are never shown again)."""
+
+    recovery_codes_left = serializers.IntegerField()
+
+
+class MfaRequiredSerializer(serializers.Serializer):
+    """A right password for a user with a second factor: no credential yet, the code step next."""
+
+    mfa_required = serializers.BooleanField()
+    ephemeral_token = serializers.CharField(help_text="For POST mfa/verify/; 5 minutes, once.")
+    methods = serializers.ListField(child=serializers.CharField())
+
+
+class MfaVerifyInputSerializer(serializers.Serializer):
+    """The second step of a login: the ephemeral token and a TOTP or recovery code."""
+
+    ephemeral_token = serializers.CharField(max_length=100)
+    code = mfa_code_field()
+
+
+class ReauthenticateInputSerializer(serializers.Serializer):
+    """Exactly one of the password or a second-factor code."""
+
+    password = password_field(required=False)
+    code = serializers.CharField(
+        max_length=64, required=False, help_text="A code from the app, or a recovery code."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("password" in attrs) == ("code" in attrs):
+            raise serializers.ValidationError("Send either `password` or `code`.")
+        return attrs
+
+
+class ReauthenticationRequiredSerializer(serializers.Serializer):
+    """403 before a sensitive step: reauthenticate first."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from blogapi.accounts import views
+from blogapi.accounts import mfa_views, views
 from blogapi.core.exceptions import json_not_found
 
 app_name = "accounts"
@@ -32,6 +32,33 @@ urlpatterns = [
     # Ours, before dj-rest-auth's (simplejwt's, routed only with its USE_JWT): rotating families.
     re_path(r"^dj-rest-auth/token/refresh/?$", views.JwtRefreshView.as_view(), name="jwt-refresh"),
     re_path(r"^dj-rest-auth/token/verify/?$", views.JwtVerifyView.as_view(), name="jwt-verify"),
+    path("dj-rest-auth/mfa/status/", mfa_views.MfaStatusView.as_view(), name="mfa-status"),
+    path(
+        "dj-rest-auth/mfa/totp/activate/",
+        mfa_views.TotpActivateView.as_view(),
+        name="mfa-totp-activate",
+    ),
+    path(
+        "dj-rest-auth/mfa/totp/deactivate/",
+        mfa_views.TotpDeactivateView.as_view(),
+        name="mfa-totp-deactivate",
+    ),
+    path(
+        "dj-rest-auth/mfa/recovery-codes/",
+        mfa_views.RecoveryCodesView.as_view(),
+        name="mfa-recovery-codes",
+    ),
+    path(
+        "dj-rest-auth/mfa/recovery-codes/regenerate/",
+        mfa_views.RecoveryCodesRegenerateView.as_view(),
+        name="mfa-recovery-codes-regenerate",
+    ),
+    path(
+        "dj-rest-auth/reauthenticate/",
+        mfa_views.ReauthenticateView.as_view(),
+        name="reauthenticate",
+    ),
+    path("dj-rest-auth/mfa/verify/", mfa_views.MfaVerifyView.as_view(), name="mfa-verify"),
     path("dj-rest-auth/tokens/", views.CredentialListView.as_view(), name="credential-list"),
     path(
         "dj-rest-auth/tokens/<str:credential_id>/",

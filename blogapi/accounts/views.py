@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, permissions, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
@@ -54,6 +54,7 @@ from blogapi.accounts.serializers import (
     JwtRefreshedSerializer,
     JwtRefreshInputSerializer,
     JwtVerifyInputSerializer,
+    MfaRequiredSerializer,
     PasswordResetConfirmSerializer,
     ResendEmailInputSerializer,
     UserOutputSerializer,
@@ -74,6 +75,7 @@ from blogapi.accounts.services.jwt_families import (
     jwt_family_start,
     jwt_refresh,
 )
+from blogapi.accounts.services.mfa import MFA_METHODS, mfa_enabled, mfa_login_start
 from blogapi.accounts.services.password import BAD_LINK_FIELD, password_reset_confirm
 from blogapi.accounts.services.signup import (
     account_exists_notice_send,
@@ -213,7 +215,16 @@ class RegisterView(HtmlFormCsrfMixin, BaseRegisterView):
 
 
 @extend_schema_view(
-    post=extend_schema(responses={200: SignedInSerializer}, examples=LOGIN_EXAMPLES)
+    post=extend_schema(
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="LoginAnswer",
+                serializers=[SignedInSerializer, MfaRequiredSerializer],
+                resource_type_field_name=None,
+            )
+        },
+        examples=LOGIN_EXAMPLES,
+    )
 )
 class LoginView(HtmlFormCsrfMixin, BaseLoginView):
     """dj-rest-auth's login; only a login from an HTML form (browsable API) also opens a session.
@@ -223,6 +234,20 @@ class LoginView(HtmlFormCsrfMixin, BaseLoginView):
     """
 
     issued: IssuedJwt | None = None
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """A user with a second factor gets an ephemeral token for mfa/verify/, no credential."""
+        self.request = request
+        self.serializer = self.get_serializer(data=request.data)
+        self.serializer.is_valid(raise_exception=True)
+        user = self.serializer.validated_data["user"]
+        if mfa_enabled(user):
+            token = mfa_login_start(user=user, label=self.serializer.validated_data.get("device"))
+            return Response(
+                {"mfa_required": True, "ephemeral_token": token, "methods": MFA_METHODS}
+            )
+        self.login()
+        return self.get_response()
 
     def process_login(self) -> None:
         if _from_html_form(self.request):
