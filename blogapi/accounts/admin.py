@@ -20,6 +20,7 @@ from django.views.decorators.debug import sensitive_variables
 from blogapi.accounts.forms import AdminLoginForm
 from blogapi.accounts.models import DeviceToken, RefreshFamily, User
 from blogapi.accounts.services.credentials import credentials_revoke_all
+from blogapi.accounts.services.mfa import mfa_factors_remove
 from blogapi.accounts.services.password import password_check
 
 
@@ -60,7 +61,7 @@ class UserSessionInline(admin.TabularInline):
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     inlines = (DeviceTokenInline, RefreshFamilyInline, UserSessionInline)
-    actions = ("revoke_all_credentials",)
+    actions = ("revoke_all_credentials", "remove_mfa")
 
     @admin.action(description="Revoke all tokens and sessions of the selected users")
     def revoke_all_credentials(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
@@ -68,6 +69,18 @@ class UserAdmin(BaseUserAdmin):
             credentials_revoke_all(user=user)
         self.message_user(
             request, f"Revoked every credential of {queryset.count()} user(s).", messages.SUCCESS
+        )
+
+    # Needs the change permission: a view-only staff member may list users, not strip their MFA.
+    @admin.action(description="Remove two-factor authentication", permissions=("change",))
+    def remove_mfa(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        staff = request.user
+        assert isinstance(staff, User)  # the admin only serves signed-in staff
+        removed = sum(mfa_factors_remove(user=user, by_staff=staff) for user in queryset)
+        self.message_user(
+            request,
+            f"Removed two-factor authentication of {removed} user(s); their credentials ended.",
+            messages.SUCCESS,
         )
 
 
@@ -136,7 +149,11 @@ admin.site.unregister(Authenticator)
 
 @admin.register(Authenticator)
 class AuthenticatorAdmin(admin.ModelAdmin):
-    """A user's second factors, read-only and never their secrets (allauth's shows `data`)."""
+    """A user's second factors, read-only and never their secrets (allauth's shows `data`).
+
+    No delete here: a raw delete would skip the revocation, event and notice; staff use the
+    users' "Remove two-factor authentication" action (services.mfa.mfa_factors_remove).
+    """
 
     list_display = ("user", "type", "created_at", "last_used_at")
     list_filter = ("type",)
@@ -147,6 +164,9 @@ class AuthenticatorAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 

@@ -271,6 +271,22 @@ def totp_deactivate(*, request: HttpRequest, user: User, code: str) -> None:
         )
 
 
+def mfa_factors_remove(*, user: User, by_staff: User) -> bool:
+    """Staff remove every factor of `user`: all credentials end, logged with the staff id, mailed.
+
+    Answers whether there was anything to remove (nothing happens otherwise).
+    """
+    with transaction.atomic():
+        removed, _ = Authenticator.objects.filter(user=user).delete()
+        if not removed:
+            return False
+        # No credential is kept: the one in use is the staff member's, not the user's.
+        credentials_revoke_all(user=user)
+        auth_event("mfa.removed_by_staff", user_id=user.pk, staff_id=by_staff.pk)
+    get_mfa_adapter().send_notification_mail("mfa/email/totp_deactivated", user)
+    return True
+
+
 @transaction.atomic
 def recovery_codes_regenerate(*, request: HttpRequest, user: User) -> list[str]:
     """A new set of recovery codes (shown once); the old set stops working."""
