@@ -63,7 +63,9 @@ class UserAdmin(BaseUserAdmin):
     inlines = (DeviceTokenInline, RefreshFamilyInline, UserSessionInline)
     actions = ("revoke_all_credentials", "remove_mfa")
 
-    @admin.action(description="Revoke all tokens and sessions of the selected users")
+    @admin.action(
+        description="Revoke all tokens and sessions of the selected users", permissions=("change",)
+    )
     def revoke_all_credentials(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
             credentials_revoke_all(user=user)

@@ -123,3 +123,22 @@ def test_factor_rows_cannot_be_deleted_around_the_flow(
         not in browser.get(f"/admin/mfa/authenticator/{factor.pk}/change/").content.decode()
     )
     assert Authenticator.objects.filter(user=enrolled.user).count() == 2
+
+
+def test_view_only_staff_cannot_revoke_a_users_credentials(
+    enrolled: Enrolled, user_factory: Callable[..., User]
+) -> None:
+    viewer = user_factory("viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_user"))
+    browser = admin_browser(viewer)
+
+    browser.post(
+        USERS,
+        {
+            "action": "revoke_all_credentials",
+            "_selected_action": [enrolled.user.pk],
+            "csrfmiddlewaretoken": browser.cookies["csrftoken"].value,
+        },
+    )
+
+    assert token_client(enrolled.key).get(STATUS).status_code == 200
