@@ -1,7 +1,6 @@
 """Project routes: health probes, the API under /api/v1/, browsable-API login, admin, schema."""
 
 from django.contrib import admin
-from django.contrib.auth.views import LoginView
 from django.urls import include, path
 from drf_spectacular.views import (
     SpectacularAPIView,
@@ -10,7 +9,12 @@ from drf_spectacular.views import (
 )
 
 from blogapi.accounts.admin import AdminPasswordChangeView
-from blogapi.accounts.forms import PasswordOnlyLoginForm
+from blogapi.accounts.login_views import (
+    AdminLoginCodeView,
+    AdminLoginView,
+    BrowsableApiLoginCodeView,
+    BrowsableApiLoginView,
+)
 from blogapi.core import health
 
 urlpatterns = [
@@ -18,14 +22,13 @@ urlpatterns = [
     path("readyz", health.ReadyzView.as_view(), name="readyz"),
     # Ahead of the admin's own route: its "change password" page, old password rate-limited.
     path("admin/password_change/", admin.site.admin_view(AdminPasswordChangeView.as_view())),
+    # Ahead of the admin's own routes: its login page, then a code page for a second factor.
+    path("admin/login/", AdminLoginView.as_view(), name="admin-login"),
+    path("admin/login/code/", AdminLoginCodeView.as_view(), name="admin-login-code"),
     path("admin/", admin.site.urls),
-    # Ahead of DRF's own login route: the same page, refusing a password alone where MFA is on.
-    path(
-        "api-auth/login/",
-        LoginView.as_view(
-            template_name="rest_framework/login.html", authentication_form=PasswordOnlyLoginForm
-        ),
-    ),
+    # Ahead of DRF's own login route: the same page, then a code page for a second factor.
+    path("api-auth/login/", BrowsableApiLoginView.as_view(), name="api-login"),
+    path("api-auth/login/code/", BrowsableApiLoginCodeView.as_view(), name="api-login-code"),
     path("api-auth/", include("rest_framework.urls")),
     # Account routes first: `users/` and our e-mail pages must never fall to the post routes.
     path("api/v1/", include("blogapi.accounts.urls")),

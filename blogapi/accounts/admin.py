@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import reverse_lazy
 from django.views.decorators.debug import sensitive_variables
 
-from blogapi.accounts.forms import AdminLoginForm
+from blogapi.accounts.forms import StockAdminLoginForm
 from blogapi.accounts.models import DeviceToken, RefreshFamily, User
 from blogapi.accounts.services.credentials import credentials_revoke_all
 from blogapi.accounts.services.mfa import mfa_factors_remove
@@ -172,5 +172,6 @@ class AuthenticatorAdmin(admin.ModelAdmin):
         return False
 
 
-# AdminSite.login_form (documented): the admin refuses a password alone for a user with MFA.
-admin.site.login_form = AdminLoginForm
+# AdminSite.login_form (documented): the site's own login view has no code step, so it refuses a
+# password alone for a user with MFA; /admin/login/ is routed to AdminLoginView, which has one.
+admin.site.login_form = StockAdminLoginForm
