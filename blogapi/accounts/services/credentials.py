@@ -79,39 +79,73 @@ class CredentialKind(ABC):
         return CredentialRef(kind=self.name, key=key)
 
 
-class DeviceTokens(CredentialKind):
-    """Per-device API tokens (`Authorization: Token <key>`); every deletion goes through end()."""
+class DeviceCredentials(CredentialKind):
+    """A kind stored as DeviceCredential rows (a secret's digest, lifetimes, last use).
 
-    name = "token"
+    One row per sign-in on one device; `request.auth` is the row a request signs in with;
+    every deletion goes through end().
+    """
+
+    model: ClassVar[type[DeviceToken] | type[RefreshFamily]]
     key_field = "pk"
 
     def rows(self) -> models.QuerySet[Any]:
-        return DeviceToken.objects.all()
+        return self.model.objects.all()
 
     def in_use(self, request: HttpRequest) -> CredentialRef | None:
-        token = getattr(request, "auth", None)  # set by DRF's authentication
-        return self.ref(str(token.pk)) if isinstance(token, DeviceToken) else None
+        row: Any = getattr(request, "auth", None)  # set by DRF's authentication
+        return self.ref(str(row.pk)) if isinstance(row, self.model) else None
 
     def live(self, user: User, current: CredentialRef | None) -> list[Credential]:
         now = timezone.now()
         return [
             Credential(
-                id=f"{self.name}-{t.pk}",
+                id=f"{self.name}-{row.pk}",
                 kind=self.name,
-                label=t.label,
-                created_at=t.created_at,
-                last_used_at=t.last_used_at,
-                expires_at=min(t.expires_at, t.last_used_at + settings.AUTH_TOKEN_IDLE_TTL),
-                last_ip=t.last_ip,
-                user_agent=t.user_agent,
-                current=self.ref(str(t.pk)) == current,
+                label=row.label,
+                created_at=row.created_at,
+                last_used_at=row.last_used_at,
+                expires_at=min(row.expires_at, row.last_used_at + settings.AUTH_TOKEN_IDLE_TTL),
+                last_ip=row.last_ip,
+                user_agent=row.user_agent,
+                current=self.ref(str(row.pk)) == current,
             )
-            for t in DeviceToken.objects.filter(user=user).live(now)
+            for row in self.model.objects.filter(user=user).live(now)
         ]
 
     def end(self, rows: models.QuerySet[Any]) -> int:
-        deleted, _ = rows.delete()
-        return deleted
+        _, by_model = rows.delete()
+        return by_model.get(self.model._meta.label, 0)
+
+    def create(self, *, user: User, request: HttpRequest, digest: str, label: str | None) -> Any:
+        """A new row for this device's sign-in; beyond the cap the user's least recently used go."""
+        now, agent = timezone.now(), user_agent(request)
+        row = self.model.objects.create(
+            user=user,
+            digest=digest,
+            label=(label or "").strip() or device_label(agent),
+            created_at=now,
+            expires_at=now + settings.AUTH_TOKEN_TTL,
+            last_used_at=now,
+            last_ip=client_ip(request),
+            user_agent=agent,
+        )
+        surplus = self.model.objects.filter(user=user).order_by("-last_used_at", "-pk")[
+            settings.AUTH_TOKEN_MAX_PER_USER :
+        ]
+        self.end(self.model.objects.filter(pk__in=list(surplus.values_list("pk", flat=True))))
+        return row
+
+    def purge_expired(self) -> int:
+        """Delete rows past their absolute or idle expiry (already refused); how many."""
+        return self.end(self.model.objects.expired(timezone.now()))
+
+
+class DeviceTokens(DeviceCredentials):
+    """Per-device API tokens (`Authorization: Token <key>`)."""
+
+    name = "token"
+    model = DeviceToken
 
 
 class BrowserSessions(CredentialKind):
@@ -162,45 +196,17 @@ class BrowserSessions(CredentialKind):
         return sessions_end(rows)
 
 
-class JwtFamilies(CredentialKind):
+class JwtFamilies(DeviceCredentials):
     """JWT sign-ins (`Authorization: Bearer` or the cookies): one refresh family per login."""
 
     name = "jwt"
-    key_field = "pk"
-
-    def rows(self) -> models.QuerySet[Any]:
-        return RefreshFamily.objects.all()
-
-    def in_use(self, request: HttpRequest) -> CredentialRef | None:
-        family = getattr(request, "auth", None)  # set by JwtAuthentication
-        return self.ref(str(family.pk)) if isinstance(family, RefreshFamily) else None
-
-    def live(self, user: User, current: CredentialRef | None) -> list[Credential]:
-        now = timezone.now()
-        return [
-            Credential(
-                id=f"{self.name}-{f.pk}",
-                kind=self.name,
-                label=f.label,
-                created_at=f.created_at,
-                last_used_at=f.last_used_at,
-                expires_at=min(f.expires_at, f.last_used_at + settings.AUTH_TOKEN_IDLE_TTL),
-                last_ip=f.last_ip,
-                user_agent=f.user_agent,
-                current=self.ref(str(f.pk)) == current,
-            )
-            for f in RefreshFamily.objects.filter(user=user).live(now)
-        ]
-
-    def end(self, rows: models.QuerySet[Any]) -> int:
-        _, by_model = rows.delete()
-        return by_model.get(RefreshFamily._meta.label, 0)
+    model = RefreshFamily
 
 
+DEVICE_TOKENS, JWT_FAMILIES = DeviceTokens(), JwtFamilies()
 CREDENTIAL_KINDS: dict[str, CredentialKind] = {
-    kind.name: kind for kind in (DeviceTokens(), BrowserSessions(), JwtFamilies())
+    kind.name: kind for kind in (DEVICE_TOKENS, BrowserSessions(), JWT_FAMILIES)
 }
-DEVICE_TOKENS = CREDENTIAL_KINDS[DeviceTokens.name]
 
 
 def _revoke(kind: CredentialKind, rows: models.QuerySet[Any], *, user_id: int | None) -> int:
@@ -292,22 +298,7 @@ def device_token_create(
     """Sign in with a new token for this device; beyond the cap the least recently used go."""
     sign_in_announce(request=request, user=user, via=DeviceTokens.name)
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    now = timezone.now()
-    agent = user_agent(request)
-    token = DeviceToken.objects.create(
-        user=user,
-        digest=token_digest(key),
-        label=(label or "").strip() or device_label(agent),
-        created_at=now,
-        expires_at=now + settings.AUTH_TOKEN_TTL,
-        last_used_at=now,
-        last_ip=client_ip(request),
-        user_agent=agent,
-    )
-    surplus = DeviceToken.objects.filter(user=user).order_by("-last_used_at", "-pk")[
-        settings.AUTH_TOKEN_MAX_PER_USER :
-    ]
-    DEVICE_TOKENS.end(DeviceToken.objects.filter(pk__in=list(surplus.values_list("pk", flat=True))))
+    token = DEVICE_TOKENS.create(user=user, request=request, digest=token_digest(key), label=label)
     auth_event("credential.created", kind="token", user_id=user.pk, token_id=token.pk)
     return IssuedToken(token=token, key=key)
 
@@ -321,7 +312,7 @@ def device_token_create_for_login(token_model: Any, user: User, serializer: Any)
 
 def device_token_purge_expired() -> int:
     """Delete tokens past their absolute or idle expiry (already refused); how many there were."""
-    return DEVICE_TOKENS.end(DeviceToken.objects.expired(timezone.now()))
+    return DEVICE_TOKENS.purge_expired()
 
 
 def user_session_record(*, request: HttpRequest, user: User) -> None:

@@ -18,10 +18,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from blogapi.accounts.access_tokens import access_token_issue
-from blogapi.accounts.devices import device_label, user_agent
+from blogapi.accounts.devices import user_agent
 from blogapi.accounts.events import auth_event, credentials_revoked
 from blogapi.accounts.models import RefreshFamily, SpentRefreshToken, User, token_digest
-from blogapi.accounts.services.credentials import sign_in_announce
+from blogapi.accounts.services.credentials import JWT_FAMILIES, sign_in_announce
 from blogapi.core.clients import client_ip
 
 REFRESH_PREFIX = "blogapi_rt_"  # a public marker for secret scanners
@@ -61,23 +61,12 @@ def _new_refresh_token() -> str:
 def jwt_family_start(*, user: User, request: HttpRequest, label: str | None = None) -> IssuedJwt:
     """Sign in with a new family; beyond the cap the user's least recently used go."""
     sign_in_announce(request=request, user=user, via="jwt")
-    refresh, now, agent = _new_refresh_token(), timezone.now(), user_agent(request)
-    family = RefreshFamily.objects.create(
-        user=user,
-        digest=token_digest(refresh),
-        label=(label or "").strip() or device_label(agent),
-        created_at=now,
-        expires_at=now + settings.AUTH_TOKEN_TTL,
-        last_used_at=now,
-        last_ip=client_ip(request),
-        user_agent=agent,
+    refresh = _new_refresh_token()
+    family = JWT_FAMILIES.create(
+        user=user, request=request, digest=token_digest(refresh), label=label
     )
-    surplus = RefreshFamily.objects.filter(user=user).order_by("-last_used_at", "-pk")[
-        settings.AUTH_TOKEN_MAX_PER_USER :
-    ]
-    RefreshFamily.objects.filter(pk__in=list(surplus.values_list("pk", flat=True))).delete()
     auth_event("credential.created", kind="jwt", user_id=user.pk, family_id=family.pk)
-    return _issue(family, refresh, now)
+    return _issue(family, refresh, family.created_at)
 
 
 def jwt_refresh(*, refresh: str, request: HttpRequest) -> IssuedJwt:
@@ -135,5 +124,4 @@ def _reuse_detected(family: RefreshFamily, request: HttpRequest) -> None:
 
 def jwt_family_purge_expired() -> int:
     """Delete families past their absolute or idle expiry (already refused); how many there were."""
-    _, by_model = RefreshFamily.objects.expired(timezone.now()).delete()
-    return by_model.get(RefreshFamily._meta.label, 0)
+    return JWT_FAMILIES.purge_expired()
