@@ -393,8 +393,8 @@ def services(home: str) -> Iterator[Services]:
         yield Services(postgres, redis, smtp, database_url, env)
 
 
-def register(url: str, username: str, password: str) -> str:
-    """Sign `username` (address username@example.com) up through the JSON API; its new key."""
+def registration(url: str, username: str, password: str) -> dict[str, Any]:
+    """Sign `username` (address username@example.com) up through the JSON API; the answer."""
     response = requests.post(
         f"{url}/api/v1/dj-rest-auth/registration/",
         json={
@@ -406,7 +406,12 @@ def register(url: str, username: str, password: str) -> str:
         timeout=30,
     )
     assert response.status_code == 201, response.text
-    return str(response.json()["key"])
+    return dict(response.json())
+
+
+def register(url: str, username: str, password: str) -> str:
+    """Sign `username` up (token mode); its new key."""
+    return str(registration(url, username, password)["key"])
 
 
 def manage(env: dict[str, str], *args: str) -> None:

@@ -5,12 +5,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 from playwright.sync_api import Browser, Page
 
 from blogapi.core.tests.processes import (
     AppServer,
     manage,
+    registration,
     require_tools,
     services,
     stop_quietly,
@@ -56,17 +56,7 @@ def page(site_url: str, browser: Browser) -> Iterator[Page]:
 
 def sign_up(site_url: str) -> str:
     name = unique_name("spa")
-    response = requests.post(
-        f"{site_url}/api/v1/dj-rest-auth/registration/",
-        json={
-            "username": name,
-            "email": f"{name}@example.com",
-            "password1": PASSWORD,
-            "password2": PASSWORD,
-        },
-        timeout=30,
-    )
-    assert response.status_code == 201, response.text
+    registration(site_url, name, PASSWORD)
     return name
 
 

@@ -12,6 +12,7 @@ import requests
 from blogapi.core.tests.processes import (
     AppServer,
     manage,
+    registration,
     require_tools,
     services,
     stop_quietly,
@@ -53,19 +54,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
 
 
 def sign_up(server: AppServer) -> dict[str, Any]:
-    name = unique_name("jo")
-    response = requests.post(
-        f"{server.url}/api/v1/dj-rest-auth/registration/",
-        json={
-            "username": name,
-            "email": f"{name}@example.com",
-            "password1": PASSWORD,
-            "password2": PASSWORD,
-        },
-        timeout=30,
-    )
-    assert response.status_code == 201, response.text
-    return dict(response.json())
+    return registration(server.url, unique_name("jo"), PASSWORD)
 
 
 def status_with(server: AppServer, access: str) -> int:
