@@ -36,6 +36,8 @@ def encrypt_secret(secret: str) -> str:
 
 def decrypt_secret(stored: str) -> str:
     """The secret in clear; SecretUnreadable when no configured key opens it."""
+    if not isinstance(stored, str):  # a row changed by hand; JSON holds any type
+        raise SecretUnreadable
     try:
         return _current().decrypt(stored.encode()).decode()
     except InvalidToken:
@@ -44,7 +46,7 @@ def decrypt_secret(stored: str) -> str:
 
 def is_plaintext_secret(stored: str) -> bool:
     """Whether a stored value is a secret still in clear (written before encryption at rest)."""
-    return _PLAINTEXT_SECRET.fullmatch(stored) is not None
+    return isinstance(stored, str) and _PLAINTEXT_SECRET.fullmatch(stored) is not None
 
 
 def reseal_secret(stored: str) -> str:
@@ -54,6 +56,8 @@ def reseal_secret(stored: str) -> str:
     """
     if is_plaintext_secret(stored):
         return encrypt_secret(stored)
+    if not isinstance(stored, str):
+        raise SecretUnreadable
     try:
         return _current().rotate(stored.encode()).decode()
     except InvalidToken:

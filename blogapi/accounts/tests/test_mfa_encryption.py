@@ -162,6 +162,19 @@ def test_a_totp_code_is_refused_clearly_when_no_key_opens_the_secret(
     assert recovered.status_code == 200
 
 
+@pytest.mark.parametrize("stored", [12345, None, "", "gAAAAA-not-a-token"])
+def test_a_damaged_stored_secret_is_refused_clearly_too(
+    enrolled: Enrolled, clock: Clock, stored: Any
+) -> None:
+    Authenticator.objects.filter(user=enrolled.user, type="totp").update(data={"secret": stored})
+
+    response = verify(totp(enrolled.secret, clock.now))
+
+    assert (response.status_code, response.json()) == (400, {"code": [TOTP_UNAVAILABLE]})
+    with pytest.raises(CommandError, match="1 TOTP secret"):
+        call_command_output("rotate_mfa_keys")
+
+
 def test_reauthentication_and_deactivation_refuse_clearly_and_a_recovery_code_turns_it_off(
     enrolled_under_old_key: Enrolled, clock: Clock, settings: Any
 ) -> None:
