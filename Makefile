@@ -87,7 +87,7 @@ contract: install  ## Contract fuzzing alone: schemathesis against gunicorn on a
 
 browser: install  ## Only the browser tests (headless Chromium); screenshots in test-results/browser/.
 	scripts/install-chromium.sh
-	$(VENV)/bin/pytest -m system blogapi/core/tests/test_browser.py
+	$(VENV)/bin/pytest -m system blogapi/core/tests/test_browser*.py
 
 test: lint typecheck checks pytest pytest-postgres pytest-system  ## Everything CI checks, in CI's order.
 

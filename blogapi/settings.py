@@ -12,8 +12,10 @@ from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from blogapi.core.env import (
+    derived_fernet_key,
     env_count,
     env_duration,
+    env_fernet_keys,
     env_flag,
     env_int_between,
     env_positive_int,
@@ -339,6 +341,18 @@ ACCOUNT_EMAIL_NOTIFICATIONS = True
 # not yet). Codes of 30 s, no tolerance step, as allauth's defaults.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "blogapi"
+# Encrypts TOTP secrets at rest (allauth's adapter stores them in clear).
+MFA_ADAPTER = "blogapi.accounts.adapters.MfaAdapter"
+# Fernet keys for the TOTP secrets (blogapi.accounts.mfa_encryption): the first encrypts, every one
+# decrypts, so a new key goes first and `manage.py rotate_mfa_keys` re-encrypts (README). Unset:
+# one key derived from DJANGO_SECRET_KEY, so a database leak alone gives no second factor away.
+# The default key's HKDF label: a key of its own, not the session's secret itself.
+AUTH_MFA_KEY_DERIVATION_LABEL = "blogapi.accounts.mfa-secrets"
+AUTH_MFA_ENCRYPTION_KEYS = env_fernet_keys(
+    env,
+    "AUTH_MFA_ENCRYPTION_KEYS",
+    default=derived_fernet_key(SECRET_KEY, purpose=AUTH_MFA_KEY_DERIVATION_LABEL),
+)
 
 # --- dj-rest-auth -----------------------------------------------------------------------------
 # https://dj-rest-auth.readthedocs.io/en/latest/configuration.html

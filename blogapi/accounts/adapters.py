@@ -1,4 +1,5 @@
-"""allauth adapter: confirmation links that lead somewhere real (dj-rest-auth#17, #237, #577)."""
+"""allauth adapters: confirmation links that lead somewhere real (dj-rest-auth#17, #237, #577),
+and TOTP secrets encrypted at rest."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -7,12 +8,14 @@ from urllib.parse import urlsplit
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailConfirmation, EmailConfirmationHMAC
 from allauth.core import context as allauth_context
+from allauth.mfa.adapter import DefaultMFAAdapter
 from django.conf import settings
 from django.core.validators import validate_email
 from django.http import HttpRequest
 
 from blogapi.accounts.identifiers import normalize_username, username_taken, validate_email_length
 from blogapi.accounts.links import email_confirmation_url
+from blogapi.accounts.mfa_encryption import decrypt_secret, encrypt_secret
 
 PROJECT_NAME = "blogapi"
 
@@ -68,3 +71,16 @@ class AccountAdapter(DefaultAccountAdapter):
         site = ConfiguredSite(name=PROJECT_NAME, domain=urlsplit(settings.SITE_URL).netloc)
         full = {"request": allauth_context.request, "email": email, **context}
         self.render_mail(template_prefix, email, {**full, "current_site": site}).send()
+
+
+class MfaAdapter(DefaultMFAAdapter):
+    """allauth.mfa's documented hooks: TOTP secrets stored encrypted (allauth stores them in clear).
+
+    decrypt() raises SecretUnreadable when no configured key opens a secret (see services/mfa.py).
+    """
+
+    def encrypt(self, text: str) -> str:
+        return encrypt_secret(text)
+
+    def decrypt(self, encrypted_text: str) -> str:
+        return decrypt_secret(encrypted_text)

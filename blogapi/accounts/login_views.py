@@ -135,7 +135,8 @@ class LoginCodeView(FormView):
         except ValidationError as error:
             if "ephemeral_token" in error.message_dict:
                 return self._back_to_login(self.pending.get("next"))
-            form.add_error("code", INCORRECT_CODE)
+            # "Incorrect code.", or why TOTP codes cannot be checked (an unreadable secret).
+            form.add_error("code", error.message_dict.get("code", [INCORRECT_CODE]))
             return self.form_invalid(form)
         self.request.session.pop(PENDING_KEY, None)
         login(self.request, attempt.user)

@@ -1,8 +1,12 @@
 """Typed readers for environment variables that django-environ does not parse."""
 
+import base64
 from datetime import timedelta
 
 import environ
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.dateparse import parse_duration
 
@@ -79,3 +83,29 @@ def env_int_between(env: environ.Env, name: str, *, default: int, low: int, high
             f"{name} must be a whole number from {low} to {high}, not {raw!r}."
         )
     return int(raw)
+
+
+def derived_fernet_key(secret: str, *, purpose: str) -> str:
+    """A Fernet key derived from `secret` for one purpose only (HKDF-SHA256, `purpose` as info)."""
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(
+        secret.encode()
+    )
+    return base64.urlsafe_b64encode(key).decode()
+
+
+def env_fernet_keys(env: environ.Env, name: str, *, default: str) -> list[str]:
+    """Comma-separated Fernet keys (the first encrypts, all decrypt); unset → `[default]`.
+
+    A key that is not 32 url-safe base64 bytes refuses to start: a typo must not lock every
+    stored secret out at the first request.
+    """
+    keys = [key.strip() for key in env.list(name, default=[]) if key.strip()]
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: key {position} is not a Fernet key (32 url-safe base64-encoded bytes, "
+                "e.g. from cryptography.fernet.Fernet.generate_key())."
+            ) from None
+    return keys or [default]

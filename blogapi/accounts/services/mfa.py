@@ -2,21 +2,18 @@
 
 allauth.mfa's public pieces are used as they are: the Authenticator model and the MFA adapter
 (TOTP URL and QR code, encrypt/decrypt of the secret, notification mails). Its TOTP and
-recovery-code classes live in `internal` modules, so the few lines they would do are written
-here: the RFC 6238 check (allauth's algorithm and settings), single use of a time step through a
-database row (allauth marks used codes in the cache, per process without Redis), and recovery
-codes stored as digests only (allauth stores a seed the codes can be derived from).
+recovery-code classes live in `internal` modules, so what they would do is done here: the RFC 6238
+check by pyotp (with allauth's settings), single use of a time step through a database row
+(allauth marks used codes in the cache, per process without Redis), and recovery codes stored as
+digests only (allauth stores a seed the codes can be derived from).
 """
 
 import base64
-import hashlib
-import hmac
 import secrets
-import struct
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+import pyotp
 from allauth.account.models import EmailAddress
 from allauth.mfa import app_settings as mfa_settings
 from allauth.mfa.adapter import get_adapter as get_mfa_adapter
@@ -29,6 +26,7 @@ from django.utils import timezone
 
 from blogapi.accounts.events import auth_event
 from blogapi.accounts.limits import LOGIN_IP, login_attempt_start, login_attempt_succeeded
+from blogapi.accounts.mfa_encryption import SecretUnreadable
 from blogapi.accounts.models import MfaLoginAttempt, UsedTotpCode, User, token_digest
 from blogapi.accounts.services.credentials import credential_in_use, credentials_revoke_all
 from blogapi.core import ratelimit
@@ -45,6 +43,10 @@ EPHEMERAL_PREFIX = "mfa_"
 MFA_METHODS = ["totp", "recovery_codes"]
 INCORRECT_CODE = "Incorrect code."
 BAD_EPHEMERAL = "This sign-in has expired or was already completed: sign in again."
+TOTP_UNAVAILABLE = (
+    "Authenticator app codes cannot be checked for this account at the moment: use a recovery "
+    "code, or contact support."
+)
 
 
 @dataclass(frozen=True)
@@ -87,24 +89,14 @@ def mfa_status_get(*, user: User) -> MfaStatus:
     )
 
 
-def _hotp(secret: str, counter: int) -> str:
-    """RFC 4226, as allauth computes it (its own copy is in allauth.mfa.totp.internal)."""
-    key = base64.b32decode(secret.encode("ascii"), casefold=True)
-    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
-    digits = mfa_settings.TOTP_DIGITS
-    return f"{value % 10**digits:0{digits}}"
-
-
 def _totp_counter(secret: str, code: str) -> int | None:
     """The time step `code` is valid for now (within allauth's tolerance), if any."""
-    now = int(time.time()) // mfa_settings.TOTP_PERIOD
-    tolerance = mfa_settings.TOTP_TOLERANCE
-    for counter in range(now - tolerance, now + tolerance + 1):
-        if hmac.compare_digest(_hotp(secret, counter), code):
-            return counter
-    return None
+    # SHA-1, as allauth (and every authenticator app) computes codes; a constant-time comparison.
+    totp = pyotp.TOTP(secret, digits=mfa_settings.TOTP_DIGITS, interval=mfa_settings.TOTP_PERIOD)
+    try:
+        return totp.verify_and_get_timecode(code, valid_window=mfa_settings.TOTP_TOLERANCE)
+    except pyotp.OTPVerificationError:
+        return None
 
 
 def _looks_like_totp(code: str) -> bool:
@@ -133,9 +125,14 @@ def _totp_code_accept(*, user: User, secret: str, code: str) -> bool:
     return True
 
 
-def _totp_secret(user: User) -> str | None:
-    totp = _authenticator(user, Authenticator.Type.TOTP)
-    return get_mfa_adapter().decrypt(totp.data["secret"]) if totp is not None else None
+def _totp_secret(totp: Authenticator) -> str:
+    """The secret in clear; a 400 (logged) when the configured keys cannot decrypt it."""
+    try:
+        return get_mfa_adapter().decrypt(totp.data["secret"])
+    except SecretUnreadable:
+        # A lost or wrong AUTH_MFA_ENCRYPTION_KEYS: recovery codes (digests) still work.
+        auth_event("mfa.totp_secret_unreadable", user_id=totp.user_id, authenticator_id=totp.pk)
+        raise ValidationError({"code": [TOTP_UNAVAILABLE]}) from None
 
 
 def _normalize_recovery_code(code: str) -> str:
@@ -162,11 +159,11 @@ def _recovery_code_use(*, user: User, code: str) -> bool:
 
 def mfa_code_check(*, user: User, code: str) -> bool:
     """A TOTP code (single use per time step) or a recovery code (single use)."""
-    secret = _totp_secret(user)
-    if secret is None:
+    totp = _authenticator(user, Authenticator.Type.TOTP)
+    if totp is None:
         return False
     if _looks_like_totp(code):
-        return _totp_code_accept(user=user, secret=secret, code=code)
+        return _totp_code_accept(user=user, secret=_totp_secret(totp), code=code)
     return _recovery_code_use(user=user, code=code)
 
 
@@ -254,8 +251,7 @@ def totp_activate(
 
 def totp_deactivate(*, request: HttpRequest, user: User, code: str) -> None:
     """Turn TOTP (and with it the recovery codes) off, proven by a current code."""
-    secret = _totp_secret(user)
-    if secret is None:
+    if _authenticator(user, Authenticator.Type.TOTP) is None:
         raise ValidationError("Two-factor sign-in is not on.")
     if not mfa_code_check_limited(request=request, user=user, code=code):
         raise ValidationError({"code": [INCORRECT_CODE]})

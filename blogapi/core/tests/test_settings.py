@@ -1,10 +1,13 @@
 """The configuration contract: env vars only, and production refuses to start half-configured."""
 
+import ast
+
 import pytest
 
 from conftest import settings_in_subprocess
 
 GOOD_KEY = "k" * 50
+FERNET_KEY = "x" * 43 + "="  # 32 bytes, url-safe base64
 SMTP = "smtp+tls://user:password@smtp.example.com:587"
 
 
@@ -229,6 +232,10 @@ PRODUCTION = {
         ({"AUTH_JWT_COOKIES": "true"}, "AUTH_JWT_COOKIES=true needs AUTH_JWT=true"),
         ({"AUTH_JWT": "yes please"}, "AUTH_JWT must be true or false"),
         ({"AUTH_JWT_ACCESS_TTL": "0"}, "AUTH_JWT_ACCESS_TTL must be a positive duration"),
+        (
+            {"AUTH_MFA_ENCRYPTION_KEYS": f"{FERNET_KEY},not-a-key"},
+            "AUTH_MFA_ENCRYPTION_KEYS: key 2 is not a Fernet key",
+        ),
     ],
 )
 def test_production_refuses_bad_limits_and_urls(env: dict[str, str], message: str) -> None:
@@ -291,3 +298,29 @@ def test_debug_derives_a_jwt_key_of_its_own() -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "(True, True)"
+
+
+def test_mfa_encryption_keys_are_read_in_order() -> None:
+    result = settings_in_subprocess(
+        {**PRODUCTION, "AUTH_MFA_ENCRYPTION_KEYS": f" {FERNET_KEY} , {'y' * 43}= "},
+        "settings.AUTH_MFA_ENCRYPTION_KEYS",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == repr([FERNET_KEY, "y" * 43 + "="])
+
+
+def test_the_default_mfa_encryption_key_is_derived_from_the_secret_key() -> None:
+    def default_keys(secret_key: str) -> list[str]:
+        result = settings_in_subprocess(
+            {**PRODUCTION, "DJANGO_SECRET_KEY": secret_key}, "settings.AUTH_MFA_ENCRYPTION_KEYS"
+        )
+        assert result.returncode == 0, result.stderr
+        return list(ast.literal_eval(result.stdout.strip()))
+
+    first, again, other = default_keys(GOOD_KEY), default_keys(GOOD_KEY), default_keys("j" * 50)
+
+    assert len(first) == 1
+    assert first == again  # stable across restarts: the stored secrets stay readable
+    assert first != other
+    assert GOOD_KEY not in first[0]
