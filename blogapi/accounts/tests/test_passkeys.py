@@ -16,6 +16,7 @@ from blogapi.accounts.tests.test_authentication import basic_enabled  # noqa: F4
 from blogapi.accounts.tests.test_sign_in_surfaces import Basic
 from blogapi.accounts.tests.webauthn import (
     AUTHENTICATE,
+    LOGIN_BEGIN,
     PASSKEY_LOGIN,
     REAUTH_BEGIN,
     REAUTHENTICATE,
@@ -697,3 +698,13 @@ def test_turning_totp_off_keeps_the_recovery_codes_of_remaining_passkeys(
     status = client.get(STATUS).json()
     assert status["mfa_enabled"] is True
     assert status["recovery_codes_left"] == 10
+
+
+def test_passkeys_off_say_how_to_turn_them_on(alice: User, settings: Any) -> None:
+    settings.AUTH_WEBAUTHN_RP_ID = ""
+    client = reauthenticated(token_client(login(APIClient(), "alice")))
+
+    responses = [client.post(REGISTER_BEGIN, {}, format="json"), APIClient().post(LOGIN_BEGIN)]
+
+    assert [r.status_code for r in responses] == [400, 400]
+    assert all("AUTH_WEBAUTHN_RP_ID" in r.json()["detail"] for r in responses)
