@@ -99,7 +99,9 @@ def _server() -> Fido2Server:
     allowed = frozenset(settings.AUTH_WEBAUTHN_ORIGINS)
     # The exact allow-list rather than fido2's default (any https page of the RP ID's domain):
     # only the configured front-ends may ask for an assertion; never "allow insecure".
-    return Fido2Server(rp, verify_origin=lambda origin: origin in allowed)
+    return Fido2Server(
+        rp, verify_origin=lambda origin: isinstance(origin, str) and origin in allowed
+    )
 
 
 def _passkeys(user: User) -> list[Authenticator]:

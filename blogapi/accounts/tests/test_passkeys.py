@@ -1,12 +1,14 @@
 """Passkeys over the API: register, list, rename, delete; the second step; passwordless sign-in;
 reauthentication; refusals (origin, RP ID, challenge, counter, limits) with real WebAuthn data."""
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from allauth.mfa.models import Authenticator
 from django.core import mail
+from fido2.utils import websafe_encode
 from fido2.webauthn import AuthenticatorData
 from rest_framework.test import APIClient
 
@@ -708,3 +710,65 @@ def test_passkeys_off_say_how_to_turn_them_on(alice: User, settings: Any) -> Non
 
     assert [r.status_code for r in responses] == [400, 400]
     assert all("AUTH_WEBAUTHN_RP_ID" in r.json()["detail"] for r in responses)
+
+
+# --- hostile input: never a 5xx ------------------------------------------------------------
+
+
+def _client_data(**fields: Any) -> str:
+    return websafe_encode(json.dumps(fields).encode())
+
+
+HOSTILE_RESPONSES = [
+    {"clientDataJSON": _client_data(type="webauthn.get", challenge="AA", origin=["a"])},
+    {"clientDataJSON": _client_data(type=["webauthn.get"], challenge="AA", origin="x")},
+    {"clientDataJSON": _client_data(type="webauthn.get", challenge=7, origin="x")},
+    {"clientDataJSON": _client_data(type="webauthn.get", origin="x")},
+    {"clientDataJSON": websafe_encode(b"\x00\xff not json")},
+    {"authenticatorData": "AA"},
+    {"authenticatorData": websafe_encode(b"\x00" * 37 + b"\xff" * 40)},
+    {"signature": "AA"},
+    {"signature": 12},
+]
+
+
+@pytest.mark.parametrize("change", HOSTILE_RESPONSES)
+@pytest.mark.parametrize("step", ["second_factor", "passwordless", "reauthenticate"])
+def test_a_tampered_assertion_is_a_400(
+    with_passkey: WithPasskey, change: dict[str, Any], step: str
+) -> None:
+    if step == "second_factor":
+        token = password_step(APIClient())["ephemeral_token"]
+        credential = with_passkey.authenticator.get(second_factor_options(token))
+        send = lambda c: _verify(token, c)  # noqa: E731
+    elif step == "passwordless":
+        options, login_token = login_options()
+        credential = with_passkey.authenticator.get(options)
+        send = lambda c: APIClient().post(  # noqa: E731
+            PASSKEY_LOGIN, {"login_token": login_token, "credential": c}, format="json"
+        )
+    else:
+        options = with_passkey.client.post(REAUTH_BEGIN).json()["request_options"]
+        credential = with_passkey.authenticator.get(options)
+        send = lambda c: with_passkey.client.post(  # noqa: E731
+            REAUTHENTICATE, {"credential": c}, format="json"
+        )
+    credential["response"].update(change)
+
+    response = send(credential)
+
+    assert response.status_code == 400, response.content
+    assert "credential" in response.json()
+
+
+def test_a_passkey_naming_another_user_does_not_sign_in(with_passkey: WithPasskey) -> None:
+    options, login_token = login_options()
+    credential = with_passkey.authenticator.get(options)
+    credential["response"]["userHandle"] = websafe_encode(b"999")
+
+    response = APIClient().post(
+        PASSKEY_LOGIN, {"login_token": login_token, "credential": credential}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"credential": ["This passkey is not registered here."]}
