@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from allauth.mfa.models import Authenticator
 from django.core import mail
+from django.test import Client
 from fido2.utils import websafe_encode
 from fido2.webauthn import AuthenticatorData
 from rest_framework.test import APIClient
@@ -772,3 +773,49 @@ def test_a_passkey_naming_another_user_does_not_sign_in(with_passkey: WithPasske
 
     assert response.status_code == 400
     assert response.json() == {"credential": ["This passkey is not registered here."]}
+
+
+# --- the HTML surfaces and the admin ------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/api-auth/login/", "/admin/login/"])
+def test_html_logins_ask_a_passkey_user_for_the_second_step(
+    with_passkey: WithPasskey, url: str
+) -> None:
+    User.objects.filter(pk=with_passkey.user.pk).update(is_staff=True, is_superuser=True)
+    browser = Client()
+
+    response = browser.post(url, {"username": "alice", "password": PASSWORD})
+    assert response["Location"] == url + "code/"
+    signed = browser.post(url + "code/", {"code": with_passkey.recovery_codes[0]})
+
+    assert signed.status_code == 302
+    assert int(browser.session["_auth_user_id"]) == with_passkey.user.pk
+
+
+def test_staff_see_passkeys_without_key_material(
+    with_passkey: WithPasskey, user_factory: Any
+) -> None:
+    staff = Client()
+    staff.force_login(user_factory("root", is_staff=True, is_superuser=True))
+    stored = Authenticator.objects.get(pk=with_passkey.passkey_id)
+
+    listing = staff.get("/admin/mfa/authenticator/")
+    page = staff.get(f"/admin/mfa/authenticator/{stored.pk}/change/")
+
+    assert listing.status_code == page.status_code == 200
+    assert "webauthn" in listing.content.decode().lower()
+    attestation = stored.data["credential"]["response"]["attestationObject"]
+    assert attestation not in page.content.decode()
+
+
+def test_staff_removing_factors_removes_passkeys(
+    with_passkey: WithPasskey, user_factory: Any
+) -> None:
+    from blogapi.accounts.tests.test_mfa_admin import admin_browser, remove_mfa
+
+    root = user_factory("root", is_staff=True, is_superuser=True)
+
+    assert remove_mfa(admin_browser(root), with_passkey.user) == 302
+    assert not Authenticator.objects.filter(user=with_passkey.user).exists()
+    assert "key" in login_response(APIClient())
