@@ -75,11 +75,7 @@ class PasskeyRegisterBeginView(APIView):
 
     @extend_schema(
         request=PasskeyRegisterBeginInputSerializer,
-        responses={
-            200: PasskeyCreationOutputSerializer,
-            400: DetailSerializer,
-            403: ReauthenticationRequiredSerializer,
-        },
+        responses={200: PasskeyCreationOutputSerializer, 403: ReauthenticationRequiredSerializer},
         examples=PASSKEY_CREATION_EXAMPLES,
     )
     def post(self, request: Request) -> Response:
@@ -144,7 +140,7 @@ class PasskeySecondFactorBeginView(APIView):
 
     @extend_schema(
         request=PasskeySecondFactorInputSerializer,
-        responses={200: PasskeyRequestOutputSerializer, 400: DetailSerializer},
+        responses={200: PasskeyRequestOutputSerializer},
         examples=PASSKEY_REQUEST_EXAMPLES,
         extensions={READS_CREDENTIALS: True},
     )
