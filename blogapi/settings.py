@@ -21,6 +21,7 @@ from blogapi.core.env import (
     env_positive_int,
     env_rate_limits,
 )
+from blogapi.core.webauthn_config import is_ip_address, webauthn_settings_check
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -337,9 +338,9 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[blogapi] "
 ACCOUNT_PREVENT_ENUMERATION = True
 # Security notices (password changed, password reset) to the account's address.
 ACCOUNT_EMAIL_NOTIFICATIONS = True
-# https://docs.allauth.org/en/latest/mfa/configuration.html: TOTP and recovery codes (passkeys:
-# not yet). Codes of 30 s, no tolerance step, as allauth's defaults.
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# https://docs.allauth.org/en/latest/mfa/configuration.html: TOTP, recovery codes and passkeys
+# (WebAuthn). Codes of 30 s, no tolerance step, as allauth's defaults.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_TOTP_ISSUER = "blogapi"
 # Encrypts TOTP secrets at rest (allauth's adapter stores them in clear).
 MFA_ADAPTER = "blogapi.accounts.adapters.MfaAdapter"
@@ -353,6 +354,34 @@ AUTH_MFA_ENCRYPTION_KEYS = env_fernet_keys(
     "AUTH_MFA_ENCRYPTION_KEYS",
     default=derived_fernet_key(SECRET_KEY, purpose=AUTH_MFA_KEY_DERIVATION_LABEL),
 )
+
+# Passkeys: the relying party (a domain, never an IP: browsers refuse those) and the exact origins
+# whose pages may use them. Defaults: FRONTEND_URL's host and origin, else this API's own
+# (`localhost` in debug, as browsers treat http://localhost as a secure context). A default that
+# cannot work (an IP address) leaves passkeys off; values set by env are checked, fail fast.
+_webauthn_site = urlsplit(FRONTEND_URL or SITE_URL)
+if DEBUG and not FRONTEND_URL:
+    _webauthn_site = urlsplit(f"http://localhost:{env.int('PORT', default=8000)}")
+AUTH_WEBAUTHN_RP_ID = env.str("AUTH_WEBAUTHN_RP_ID", default="").strip().lower()
+AUTH_WEBAUTHN_ORIGINS: list[str] = [
+    origin.strip().rstrip("/") for origin in env.list("AUTH_WEBAUTHN_ORIGINS", default=[])
+]
+AUTH_WEBAUTHN_RP_NAME = env.str("AUTH_WEBAUTHN_RP_NAME", default="blogapi")
+if (
+    not AUTH_WEBAUTHN_RP_ID
+    and not AUTH_WEBAUTHN_ORIGINS
+    and is_ip_address(_webauthn_site.hostname or "")
+):
+    AUTH_WEBAUTHN_RP_ID = ""  # passkeys off: the endpoints say how to turn them on
+else:
+    AUTH_WEBAUTHN_RP_ID = AUTH_WEBAUTHN_RP_ID or (_webauthn_site.hostname or "")
+    AUTH_WEBAUTHN_ORIGINS = AUTH_WEBAUTHN_ORIGINS or [
+        f"{_webauthn_site.scheme}://{_webauthn_site.netloc}"
+    ]
+    try:
+        webauthn_settings_check(rp_id=AUTH_WEBAUTHN_RP_ID, origins=AUTH_WEBAUTHN_ORIGINS)
+    except ValueError as error:
+        raise ImproperlyConfigured(str(error)) from None
 
 # --- dj-rest-auth -----------------------------------------------------------------------------
 # https://dj-rest-auth.readthedocs.io/en/latest/configuration.html

@@ -32,6 +32,7 @@ from blogapi.accounts.services.mfa import (
     totp_setup_start,
 )
 from blogapi.accounts.services.reauth import reauthenticate
+from blogapi.accounts.services.webauthn import passkey_second_factor_complete
 from blogapi.accounts.views import jwt_answer
 from blogapi.core.schema import READS_CREDENTIALS
 
@@ -124,18 +125,32 @@ class MfaVerifyView(APIView):
     def post(self, request: Request) -> Response:
         serializer = MfaVerifyInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        attempt = mfa_login_complete(request=request, **serializer.validated_data)
-        label = attempt.label or None
-        if settings.AUTH_JWT:
-            issued = jwt_family_start(user=attempt.user, request=request, label=label)
-            return jwt_answer(request, issued, user=attempt.user)
-        issued_token = device_token_create(user=attempt.user, request=request, label=label)
-        return Response({"key": issued_token.key})
+        data = serializer.validated_data
+        if "credential" in data:
+            attempt = passkey_second_factor_complete(
+                request=request,
+                ephemeral_token=data["ephemeral_token"],
+                credential=data["credential"],
+            )
+        else:
+            attempt = mfa_login_complete(
+                request=request, ephemeral_token=data["ephemeral_token"], code=data["code"]
+            )
+        return signed_in(request, attempt.user, label=attempt.label or None)
+
+
+def signed_in(request: Request, user: User, *, label: str | None) -> Response:
+    """What a login answers: a new device key, or with AUTH_JWT the JWT shape (and cookies)."""
+    if settings.AUTH_JWT:
+        issued = jwt_family_start(user=user, request=request, label=label)
+        return jwt_answer(request, issued, user=user)
+    issued_token = device_token_create(user=user, request=request, label=label)
+    return Response({"key": issued_token.key})
 
 
 class ReauthenticateView(APIView):
-    """Prove the owner again (password or code): the credential in use may do sensitive steps
-    for 5 minutes; limited like a sign-in."""
+    """Prove the owner again (password, code or passkey): the credential in use may do sensitive
+    steps for 5 minutes; limited like a sign-in."""
 
     @extend_schema(request=ReauthenticateInputSerializer, responses={200: DetailSerializer})
     def post(self, request: Request) -> Response:

@@ -324,3 +324,33 @@ class Reauthentication(models.Model):
 
     def __str__(self) -> str:
         return f"Reauthentication of {self.user_id}"
+
+
+class WebAuthnChallenge(models.Model):
+    """A WebAuthn ceremony under way: fido2's state (the challenge), server-side, single use.
+
+    Keyed by the SHA-256 digest of what the client presents back (a registration or login token,
+    the ephemeral token of a login's second step, the credential in use for a reauthentication),
+    so a challenge is bound to it; deleted on first use, right or wrong, and valid 5 minutes.
+    """
+
+    class Purpose(models.TextChoices):
+        REGISTER = "register"
+        SECOND_FACTOR = "second_factor"
+        LOGIN = "login"
+        REAUTHENTICATE = "reauthenticate"
+
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    digest = models.CharField(max_length=64)
+    # None for a passwordless login: the passkey presented names the user.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True)
+    state = models.JSONField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["purpose", "digest"], name="webauthnchallenge_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"WebAuthn {self.purpose} of {self.user_id}"

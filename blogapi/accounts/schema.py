@@ -263,3 +263,69 @@ USER_LIST_EXAMPLES = [
         },
     ),
 ]
+
+PASSKEY_LIST_EXAMPLES = [
+    _response(
+        200,
+        "A phone and a security key",
+        [
+            {
+                "id": 12,
+                "name": "Alice's phone",
+                "created_at": "2026-12-01T09:00:00Z",
+                "last_used_at": "2026-12-05T08:30:00Z",
+                "passwordless": True,
+            },
+            {
+                "id": 13,
+                "name": "Backup key",
+                "created_at": "2026-12-01T09:05:00Z",
+                "last_used_at": None,
+                "passwordless": False,
+            },
+        ],
+    ),
+]
+
+PASSKEY_CREATION_EXAMPLES = [
+    _request("A passkey that signs in alone", {"passwordless": True}),
+    _response(
+        200,
+        "Options",
+        {
+            "creation_options": {
+                "publicKey": {
+                    "rp": {"name": "blogapi", "id": "app.example.com"},
+                    "user": {"name": "alice@example.com", "id": "MQ", "displayName": "alice"},
+                    "challenge": "p0mN9Y3q2l5bT0x7JdV3cE8rA1sW6zQ4hK2uF9gL0oI",
+                    "pubKeyCredParams": [{"type": "public-key", "alg": -7}],
+                    "excludeCredentials": [],
+                    "authenticatorSelection": {
+                        "residentKey": "required",
+                        "requireResidentKey": True,
+                        "userVerification": "required",
+                    },
+                    "extensions": {"credProps": True},
+                }
+            },
+            "registration_token": "wreg_Vb3kQ9x0Lm2nP7sT5uW1yZ4aC6dE8fG0hJ2kL4mN6pQ",
+        },
+    ),
+]
+
+PASSKEY_REQUEST_EXAMPLES = [
+    _response(
+        200,
+        "Options",
+        {
+            "request_options": {
+                "publicKey": {
+                    "challenge": "c2d9Xk1mQ7vB3nL8pR5tY0wZ4aS6dF2gH9jK1lM3nB5",
+                    "rpId": "app.example.com",
+                    "allowCredentials": [{"type": "public-key", "id": "B8ojE4aTUq181htwvLHSLQ"}],
+                    "userVerification": "preferred",
+                }
+            }
+        },
+    ),
+]

@@ -248,10 +248,10 @@ class CredentialOutputSerializer(serializers.Serializer):
     current = serializers.BooleanField(help_text="True for the credential of this request.")
 
 
-def mfa_code_field() -> serializers.CharField:
+def mfa_code_field(**kwargs: Any) -> serializers.CharField:
     """A TOTP code (6 digits) or a recovery code (29 characters with its dashes)."""
     return serializers.CharField(
-        max_length=64, help_text="A code from the app, or a recovery code."
+        max_length=64, help_text="A code from the app, or a recovery code.", **kwargs
     )
 
 
@@ -261,6 +261,7 @@ class MfaStatusOutputSerializer(serializers.Serializer):
     mfa_enabled = serializers.BooleanField(source="enabled")
     totp = serializers.BooleanField()
     recovery_codes_left = serializers.IntegerField(allow_null=True)
+    webauthn = serializers.IntegerField(help_text="How many passkeys.")
 
 
 class TotpSetupOutputSerializer(serializers.Serializer):
@@ -305,25 +306,44 @@ class MfaRequiredSerializer(serializers.Serializer):
     methods = serializers.ListField(child=serializers.CharField())
 
 
+def webauthn_credential_field(**kwargs: Any) -> serializers.DictField:
+    """A PublicKeyCredential as JSON (its toJSON(): base64url fields); fido2 checks the rest."""
+    kwargs.setdefault(
+        "help_text", "The PublicKeyCredential from navigator.credentials, as JSON (toJSON())."
+    )
+    return serializers.DictField(**kwargs)
+
+
+def exactly_one(attrs: dict[str, Any], *names: str) -> dict[str, Any]:
+    if sum(name in attrs for name in names) != 1:
+        listed = " or ".join(f"`{name}`" for name in names)
+        raise serializers.ValidationError(f"Send either {listed}.")
+    return attrs
+
+
 class MfaVerifyInputSerializer(serializers.Serializer):
-    """The second step of a login: the ephemeral token and a TOTP or recovery code."""
+    """The second step of a login: the ephemeral token and a TOTP or recovery code, or a
+    passkey's assertion (after POST mfa/webauthn/authenticate/)."""
 
     ephemeral_token = serializers.CharField(max_length=100)
-    code = mfa_code_field()
+    code = mfa_code_field(required=False)
+    credential = webauthn_credential_field(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return exactly_one(attrs, "code", "credential")
 
 
 class ReauthenticateInputSerializer(serializers.Serializer):
-    """Exactly one of the password or a second-factor code."""
+    """Exactly one of the password, a second-factor code or a passkey assertion."""
 
     password = password_field(required=False)
-    code = serializers.CharField(
-        max_length=64, required=False, help_text="A code from the app, or a recovery code."
+    code = mfa_code_field(required=False)
+    credential = webauthn_credential_field(
+        required=False, help_text="A passkey's assertion for POST reauthenticate/webauthn/begin/."
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if ("password" in attrs) == ("code" in attrs):
-            raise serializers.ValidationError("Send either `password` or `code`.")
-        return attrs
+        return exactly_one(attrs, "password", "code", "credential")
 
 
 class ReauthenticationRequiredSerializer(serializers.Serializer):
@@ -331,3 +351,96 @@ class ReauthenticationRequiredSerializer(serializers.Serializer):
 
     detail = serializers.CharField()
     code = serializers.CharField()
+
+
+class PasskeyOutputSerializer(serializers.Serializer):
+    """A passkey as its owner sees it (never key material)."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    passwordless = serializers.BooleanField(
+        help_text="Whether it signs in alone (mfa/webauthn/login/), not only as the second step."
+    )
+
+
+def passkey_name_field(**kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(max_length=100, help_text="Shown in the list.", **kwargs)
+
+
+class PasskeyRegisterBeginInputSerializer(serializers.Serializer):
+    """Whether the new passkey is to sign in without a password (discoverable, verified user)."""
+
+    passwordless = serializers.BooleanField(default=False)
+
+
+class PasskeyCreationOutputSerializer(serializers.Serializer):
+    """Options for navigator.credentials.create(), and the token their challenge is bound to."""
+
+    creation_options = serializers.DictField(
+        help_text=(
+            "`{publicKey: ...}`, base64url fields "
+            "(PublicKeyCredential.parseCreationOptionsFromJSON)."
+        )
+    )
+    registration_token = serializers.CharField(
+        help_text="For POST mfa/webauthn/register/; 5 minutes, once."
+    )
+
+
+class PasskeyRegisterInputSerializer(serializers.Serializer):
+    """The token from register/begin/ and the authenticator's answer."""
+
+    registration_token = serializers.CharField(max_length=100)
+    credential = webauthn_credential_field()
+    name = passkey_name_field(required=False, allow_blank=True, default="")
+
+
+class PasskeyRegisteredOutputSerializer(serializers.Serializer):
+    """The new passkey, and the recovery codes when it is the first factor (shown this once)."""
+
+    passkey = PasskeyOutputSerializer()
+    recovery_codes = serializers.ListField(child=serializers.CharField())
+
+
+class PasskeyRenameInputSerializer(serializers.Serializer):
+    """A new name."""
+
+    name = passkey_name_field()
+
+
+class PasskeyRequestOutputSerializer(serializers.Serializer):
+    """Options for navigator.credentials.get()."""
+
+    request_options = serializers.DictField(
+        help_text=(
+            "`{publicKey: ...}`, base64url fields "
+            "(PublicKeyCredential.parseRequestOptionsFromJSON)."
+        )
+    )
+
+
+class PasskeySecondFactorInputSerializer(serializers.Serializer):
+    """The ephemeral token of a login waiting for its second step."""
+
+    ephemeral_token = serializers.CharField(max_length=100)
+
+
+class PasskeyLoginOptionsOutputSerializer(PasskeyRequestOutputSerializer):
+    """Options for navigator.credentials.get(), and the token their challenge is bound to."""
+
+    login_token = serializers.CharField(help_text="For POST mfa/webauthn/login/; 5 minutes, once.")
+
+
+class PasskeyLoginInputSerializer(serializers.Serializer):
+    """A passwordless sign-in: the token from login/begin/ and the passkey's assertion."""
+
+    login_token = serializers.CharField(max_length=100)
+    credential = webauthn_credential_field()
+    device = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="A name for this device, shown in the token list; default: from User-Agent.",
+    )

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from blogapi.accounts import mfa_views, views
+from blogapi.accounts import mfa_views, views, webauthn_views
 from blogapi.core.exceptions import json_not_found
 
 app_name = "accounts"
@@ -59,6 +59,46 @@ urlpatterns = [
         name="reauthenticate",
     ),
     path("dj-rest-auth/mfa/verify/", mfa_views.MfaVerifyView.as_view(), name="mfa-verify"),
+    path(
+        "dj-rest-auth/mfa/webauthn/",
+        webauthn_views.PasskeyListView.as_view(),
+        name="mfa-webauthn-list",
+    ),
+    path(
+        "dj-rest-auth/mfa/webauthn/register/begin/",
+        webauthn_views.PasskeyRegisterBeginView.as_view(),
+        name="mfa-webauthn-register-begin",
+    ),
+    path(
+        "dj-rest-auth/mfa/webauthn/register/",
+        webauthn_views.PasskeyRegisterView.as_view(),
+        name="mfa-webauthn-register",
+    ),
+    path(
+        "dj-rest-auth/mfa/webauthn/<int:pk>/",
+        webauthn_views.PasskeyDetailView.as_view(),
+        name="mfa-webauthn-detail",
+    ),
+    path(
+        "dj-rest-auth/mfa/webauthn/authenticate/",
+        webauthn_views.PasskeySecondFactorBeginView.as_view(),
+        name="mfa-webauthn-authenticate",
+    ),
+    path(
+        "dj-rest-auth/mfa/webauthn/login/begin/",
+        webauthn_views.PasskeyLoginBeginView.as_view(),
+        name="mfa-webauthn-login-begin",
+    ),
+    path(
+        "dj-rest-auth/mfa/webauthn/login/",
+        webauthn_views.PasskeyLoginView.as_view(),
+        name="mfa-webauthn-login",
+    ),
+    path(
+        "dj-rest-auth/reauthenticate/webauthn/begin/",
+        webauthn_views.ReauthenticatePasskeyBeginView.as_view(),
+        name="reauthenticate-webauthn-begin",
+    ),
     path("dj-rest-auth/tokens/", views.CredentialListView.as_view(), name="credential-list"),
     path(
         "dj-rest-auth/tokens/<str:credential_id>/",

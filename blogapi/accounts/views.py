@@ -75,7 +75,7 @@ from blogapi.accounts.services.jwt_families import (
     jwt_family_start,
     jwt_refresh,
 )
-from blogapi.accounts.services.mfa import MFA_METHODS, mfa_enabled, mfa_login_start
+from blogapi.accounts.services.mfa import mfa_enabled, mfa_login_start, mfa_methods
 from blogapi.accounts.services.password import BAD_LINK_FIELD, password_reset_confirm
 from blogapi.accounts.services.signup import (
     account_exists_notice_send,
@@ -244,7 +244,7 @@ class LoginView(HtmlFormCsrfMixin, BaseLoginView):
         if mfa_enabled(user):
             token = mfa_login_start(user=user, label=self.serializer.validated_data.get("device"))
             return Response(
-                {"mfa_required": True, "ephemeral_token": token, "methods": MFA_METHODS}
+                {"mfa_required": True, "ephemeral_token": token, "methods": mfa_methods(user)}
             )
         self.login()
         return self.get_response()

@@ -39,8 +39,6 @@ RECOVERY_CODE_COUNT = 10
 # slow salted hash (NIST 800-63B), so a SHA-256 digest is enough and a check costs microseconds.
 RECOVERY_CODE_CHARS = 25
 EPHEMERAL_PREFIX = "mfa_"
-# What a login answers in `methods`: the codes mfa/verify/ takes.
-MFA_METHODS = ["totp", "recovery_codes"]
 INCORRECT_CODE = "Incorrect code."
 BAD_EPHEMERAL = "This sign-in has expired or was already completed: sign in again."
 TOTP_UNAVAILABLE = (
@@ -65,19 +63,24 @@ class MfaStatus:
 
     totp: bool
     recovery_codes_left: int | None
+    webauthn: int
 
     @property
     def enabled(self) -> bool:
-        return self.totp
+        return self.totp or self.webauthn > 0
 
 
 def _authenticator(user: User, kind: str) -> Authenticator | None:
     return Authenticator.objects.filter(user=user, type=kind).first()
 
 
+# The factors that turn two-factor sign-in on; recovery codes only come with one of them.
+FACTOR_TYPES = [Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
+
+
 def mfa_enabled(user: User) -> bool:
-    """Whether a password alone no longer signs this user in."""
-    return bool(get_mfa_adapter().is_mfa_enabled(user, types=[Authenticator.Type.TOTP]))
+    """Whether a password alone no longer signs this user in (TOTP or a passkey)."""
+    return bool(get_mfa_adapter().is_mfa_enabled(user, types=FACTOR_TYPES))
 
 
 def mfa_status_get(*, user: User) -> MfaStatus:
@@ -86,7 +89,15 @@ def mfa_status_get(*, user: User) -> MfaStatus:
     return MfaStatus(
         totp=_authenticator(user, Authenticator.Type.TOTP) is not None,
         recovery_codes_left=len(codes.data["digests"]) if codes is not None else None,
+        webauthn=Authenticator.objects.filter(user=user, type=Authenticator.Type.WEBAUTHN).count(),
     )
+
+
+def mfa_methods(user: User) -> list[str]:
+    """What a login answers in `methods`: the ways this user can pass the second step."""
+    types = set(Authenticator.objects.filter(user=user).values_list("type", flat=True))
+    order = ["totp", "recovery_codes", "webauthn"]
+    return [kind for kind in order if kind in types]
 
 
 def _totp_counter(secret: str, code: str) -> int | None:
@@ -159,11 +170,12 @@ def _recovery_code_use(*, user: User, code: str) -> bool:
 
 def mfa_code_check(*, user: User, code: str) -> bool:
     """A TOTP code (single use per time step) or a recovery code (single use)."""
-    totp = _authenticator(user, Authenticator.Type.TOTP)
-    if totp is None:
-        return False
     if _looks_like_totp(code):
-        return _totp_code_accept(user=user, secret=_totp_secret(totp), code=code)
+        totp = _authenticator(user, Authenticator.Type.TOTP)
+        return totp is not None and _totp_code_accept(
+            user=user, secret=_totp_secret(totp), code=code
+        )
+    # A passkey-only user has recovery codes too.
     return _recovery_code_use(user=user, code=code)
 
 
@@ -187,7 +199,14 @@ def _recovery_codes_store(user: User) -> list[str]:
     return codes
 
 
-def _factor_changed(*, request: HttpRequest, user: User, event: str, notice: str) -> None:
+def recovery_codes_create_if_missing(*, user: User) -> list[str]:
+    """The first factor brings recovery codes (answered once); a later one keeps the set."""
+    if _authenticator(user, Authenticator.Type.RECOVERY_CODES) is not None:
+        return []
+    return _recovery_codes_store(user)
+
+
+def factor_changed(*, request: HttpRequest, user: User, event: str, notice: str) -> None:
     """A factor added or removed: every other credential ends, logged and mailed."""
     credentials_revoke_all(user=user, keep=credential_in_use(request))
     auth_event(event, user_id=user.pk)
@@ -196,7 +215,7 @@ def _factor_changed(*, request: HttpRequest, user: User, event: str, notice: str
 
 def totp_setup_start(*, user: User) -> TotpSetup:
     """A fresh secret, its otpauth:// URL and QR code, and a signed activation token."""
-    if mfa_enabled(user):
+    if _authenticator(user, Authenticator.Type.TOTP) is not None:
         raise ValidationError("Two-factor sign-in is already on.")
     if not EmailAddress.objects.filter(user=user, verified=True).exists():
         # allauth's rule (MFA_ALLOW_UNVERIFIED_EMAIL): recovery must not hinge on a stranger's box.
@@ -239,8 +258,8 @@ def totp_activate(
                 )
         except IntegrityError:
             raise ValidationError("Two-factor sign-in is already on.") from None
-        codes = _recovery_codes_store(user)
-        _factor_changed(
+        codes = recovery_codes_create_if_missing(user=user)
+        factor_changed(
             request=request,
             user=user,
             event="mfa.totp_activated",
@@ -256,15 +275,20 @@ def totp_deactivate(*, request: HttpRequest, user: User, code: str) -> None:
     if not mfa_code_check_limited(request=request, user=user, code=code):
         raise ValidationError({"code": [INCORRECT_CODE]})
     with transaction.atomic():
-        Authenticator.objects.filter(
-            user=user, type__in=[Authenticator.Type.TOTP, Authenticator.Type.RECOVERY_CODES]
-        ).delete()
-        _factor_changed(
+        Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).delete()
+        recovery_codes_drop_unless_mfa(user=user)
+        factor_changed(
             request=request,
             user=user,
             event="mfa.totp_deactivated",
             notice="mfa/email/totp_deactivated",
         )
+
+
+def recovery_codes_drop_unless_mfa(*, user: User) -> None:
+    """The last factor gone: the recovery codes go with it (they alone are no second factor)."""
+    if not mfa_enabled(user):
+        Authenticator.objects.filter(user=user, type=Authenticator.Type.RECOVERY_CODES).delete()
 
 
 def mfa_factors_remove(*, user: User, by_staff: User) -> bool:
@@ -320,8 +344,8 @@ def mfa_login_start(*, user: User, label: str | None) -> str:
     return token
 
 
-def mfa_login_complete(*, request: HttpRequest, ephemeral_token: str, code: str) -> MfaLoginAttempt:
-    """Check the code of a pending login; the attempt is spent (deleted) once, when it is right."""
+def mfa_login_attempt_get(*, request: HttpRequest, ephemeral_token: str) -> MfaLoginAttempt:
+    """The pending login of an ephemeral token, or a 400 (charged to the IP's login budget)."""
     attempt = (
         MfaLoginAttempt.objects.select_related("user")
         .filter(digest=token_digest(ephemeral_token), expires_at__gt=timezone.now())
@@ -331,9 +355,20 @@ def mfa_login_complete(*, request: HttpRequest, ephemeral_token: str, code: str)
         # Guessing tokens costs the IP's login budget, as guessing passwords does.
         ratelimit.consume_for_ip(LOGIN_IP, request)
         raise ValidationError({"ephemeral_token": [BAD_EPHEMERAL]})
-    if not mfa_code_check_limited(request=request, user=attempt.user, code=code):
-        raise ValidationError({"code": [INCORRECT_CODE]})
+    return attempt
+
+
+def mfa_login_attempt_spend(attempt: MfaLoginAttempt) -> MfaLoginAttempt:
+    """The second factor was right: the attempt is deleted, once (a racing verify gets a 400)."""
     deleted, _ = MfaLoginAttempt.objects.filter(pk=attempt.pk).delete()
-    if not deleted:  # a racing verify of the same token won
+    if not deleted:
         raise ValidationError({"ephemeral_token": [BAD_EPHEMERAL]})
     return attempt
+
+
+def mfa_login_complete(*, request: HttpRequest, ephemeral_token: str, code: str) -> MfaLoginAttempt:
+    """Check the code of a pending login; the attempt is spent (deleted) once, when it is right."""
+    attempt = mfa_login_attempt_get(request=request, ephemeral_token=ephemeral_token)
+    if not mfa_code_check_limited(request=request, user=attempt.user, code=code):
+        raise ValidationError({"code": [INCORRECT_CODE]})
+    return mfa_login_attempt_spend(attempt)

@@ -1,6 +1,7 @@
 """Reauthentication: the credential in use proves its owner again before a sensitive step."""
 
 from datetime import timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
@@ -11,6 +12,11 @@ from blogapi.accounts.models import Reauthentication, User
 from blogapi.accounts.services.credentials import credential_in_use
 from blogapi.accounts.services.mfa import INCORRECT_CODE, mfa_code_check_limited
 from blogapi.accounts.services.password import password_check
+from blogapi.accounts.services.webauthn import (
+    Purpose,
+    passkey_assertion_check_limited,
+    passkey_assertion_start,
+)
 
 REAUTHENTICATION_TTL = timedelta(minutes=5)
 
@@ -25,24 +31,47 @@ def _credential_name(request: HttpRequest) -> str | None:
     return f"{ref.kind}-{ref.key}{suffix}"
 
 
-def reauthenticate(
-    *, request: HttpRequest, user: User, password: str | None = None, code: str | None = None
-) -> None:
-    """Check the password or a second-factor code (under the login limits), then mark the
-    credential in use as reauthenticated for REAUTHENTICATION_TTL."""
-    if password is not None:
-        if not password_check(request=request, user=user, password=password):
-            raise ValidationError({"password": ["Incorrect password."]})
-    elif code is None or not mfa_code_check_limited(request=request, user=user, code=code):
-        raise ValidationError({"code": [INCORRECT_CODE]})
+def _marked_credential(request: HttpRequest) -> str:
     credential = _credential_name(request)
     if credential is None:
         raise ValidationError("This sign-in cannot be marked: use a token or a session.")
+    return credential
+
+
+def reauthentication_passkey_start(*, request: HttpRequest, user: User) -> dict[str, Any]:
+    """Request options for the user's passkeys, their challenge bound to the credential in use."""
+    return passkey_assertion_start(
+        purpose=Purpose.REAUTHENTICATE, key=_marked_credential(request), user=user
+    )
+
+
+def reauthenticate(
+    *,
+    request: HttpRequest,
+    user: User,
+    password: str | None = None,
+    code: str | None = None,
+    credential: Any = None,
+) -> None:
+    """Check the password, a second-factor code or a passkey assertion (under the login limits),
+    then mark the credential in use as reauthenticated for REAUTHENTICATION_TTL."""
+    marked = _marked_credential(request)
+    if password is not None:
+        if not password_check(request=request, user=user, password=password):
+            raise ValidationError({"password": ["Incorrect password."]})
+    elif credential is not None:
+        passkey_assertion_check_limited(
+            request=request,
+            user=user,
+            purpose=Purpose.REAUTHENTICATE,
+            key=marked,
+            credential=credential,
+        )
+    elif code is None or not mfa_code_check_limited(request=request, user=user, code=code):
+        raise ValidationError({"code": [INCORRECT_CODE]})
     now = timezone.now()
     Reauthentication.objects.filter(user=user, at__lte=now - REAUTHENTICATION_TTL).delete()
-    Reauthentication.objects.update_or_create(
-        credential=credential, defaults={"user": user, "at": now}
-    )
+    Reauthentication.objects.update_or_create(credential=marked, defaults={"user": user, "at": now})
     auth_event("reauthenticated", user_id=user.pk)
 
 

@@ -36,7 +36,12 @@ def test_status_of_a_user_without_a_second_factor(alice: User) -> None:
     response = token_client(login(APIClient(), "alice")).get(STATUS)
 
     assert response.status_code == 200
-    assert response.json() == {"mfa_enabled": False, "totp": False, "recovery_codes_left": None}
+    assert response.json() == {
+        "mfa_enabled": False,
+        "totp": False,
+        "recovery_codes_left": None,
+        "webauthn": 0,
+    }
 
 
 @pytest.mark.parametrize("path", [STATUS, ACTIVATE, CODES])
@@ -64,6 +69,7 @@ def test_activation_answers_ten_recovery_codes_once(clock: Clock, alice: User) -
         "mfa_enabled": True,
         "totp": True,
         "recovery_codes_left": 10,
+        "webauthn": 0,
     }
     assert client.get(CODES).json() == {"recovery_codes_left": 10}
 

@@ -24,7 +24,7 @@ def _generous_limits(settings: Any) -> None:
     settings.RATE_LIMITS = {scope: "1000/60" for scope in django_settings.RATE_LIMITS}
 
 
-def post_json(url: str, body: dict[str, str]) -> tuple[int, Any]:
+def post_json(url: str, body: dict[str, Any]) -> tuple[int, Any]:
     request = urllib.request.Request(  # noqa: S310 - the test's own live server
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
     )

@@ -389,6 +389,9 @@ def services(home: str) -> Iterator[Services]:
             "EMAIL_TIMEOUT": "2",
             "SITE_URL": "http://127.0.0.1",
             "RATE_LIMITS": PER_IP_RATE_LIMITS,
+            # Passkeys on (an IP address cannot be their relying party): fuzzed like the rest.
+            "AUTH_WEBAUTHN_RP_ID": "localhost",
+            "AUTH_WEBAUTHN_ORIGINS": "http://localhost",
         }
         yield Services(postgres, redis, smtp, database_url, env)
 

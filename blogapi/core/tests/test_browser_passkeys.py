@@ -1,0 +1,189 @@
+"""Real Chromium with a virtual authenticator (Chrome DevTools Protocol): a passkey registered
+through the API and used to sign in, alone and as the second step; no hardware involved."""
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from blogapi.core.tests.processes import (
+    AppServer,
+    SmtpPeer,
+    manage,
+    register,
+    require_tools,
+    services,
+    stop_quietly,
+    unique_name,
+)
+from blogapi.core.tests.test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+
+pytestmark = pytest.mark.system
+
+_required_tools = require_tools(
+    [] if CHROMIUM else ["Chromium"],
+    "install Chromium with `apt-get install chromium` (scripts/install-chromium.sh)",
+)
+
+PASSWORD = "correct horse battery staple"
+API = "/api/v1/dj-rest-auth/"
+
+# The browser's side of each ceremony, as a front-end would write it: options from the API,
+# navigator.credentials.create()/get() (answered by the virtual authenticator), toJSON() back.
+REGISTER_JS = """async ({key}) => {
+  const call = (path, body) => fetch('/api/v1/dj-rest-auth/' + path, {
+    method: 'POST', body: JSON.stringify(body),
+    headers: {'Content-Type': 'application/json', 'Authorization': 'Token ' + key}});
+  const begun = await (await call('mfa/webauthn/register/begin/', {passwordless: true})).json();
+  const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(
+    begun.creation_options.publicKey);
+  const credential = await navigator.credentials.create({publicKey});
+  const answer = await call('mfa/webauthn/register/', {
+    registration_token: begun.registration_token, credential: credential.toJSON(),
+    name: 'Virtual authenticator'});
+  return {status: answer.status, body: await answer.json()};
+}"""
+
+PASSWORDLESS_JS = """async () => {
+  const call = (path, body) => fetch('/api/v1/dj-rest-auth/' + path, {
+    method: 'POST', body: JSON.stringify(body), headers: {'Content-Type': 'application/json'}});
+  const begun = await (await call('mfa/webauthn/login/begin/', {})).json();
+  const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(
+    begun.request_options.publicKey);
+  const credential = await navigator.credentials.get({publicKey});
+  const answer = await call('mfa/webauthn/login/', {
+    login_token: begun.login_token, credential: credential.toJSON(), device: 'Chromium'});
+  return {status: answer.status, body: await answer.json()};
+}"""
+
+SECOND_STEP_JS = """async ({ephemeral_token}) => {
+  const call = (path, body) => fetch('/api/v1/dj-rest-auth/' + path, {
+    method: 'POST', body: JSON.stringify(body), headers: {'Content-Type': 'application/json'}});
+  const begun = await (await call('mfa/webauthn/authenticate/', {ephemeral_token})).json();
+  const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(
+    begun.request_options.publicKey);
+  const credential = await navigator.credentials.get({publicKey});
+  const answer = await call('mfa/verify/', {ephemeral_token, credential: credential.toJSON()});
+  return {status: answer.status, body: await answer.json()};
+}"""
+
+
+@dataclass
+class Site:
+    """gunicorn reached as http://localhost:<port> (WebAuthn refuses IP addresses as RP ID)."""
+
+    url: str
+    api_url: str
+    smtp: SmtpPeer
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("browser-passkeys")
+    with services(os.environ.get("HOME", str(root))) as running:
+        manage(running.env, "migrate", "--noinput")
+        server = AppServer(running.env, root / "gunicorn.log")
+        origin = f"http://localhost:{server.port}"
+        server.env = {
+            **running.env,
+            "SITE_URL": origin,
+            "AUTH_WEBAUTHN_RP_ID": "localhost",
+            "AUTH_WEBAUTHN_ORIGINS": origin,
+        }
+        try:
+            server.start()
+            yield Site(origin, server.url, running.smtp)
+        finally:
+            stop_quietly(server.stop)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(site: Site, browser: Browser) -> Iterator[Page]:
+    """A fresh profile on one of the site's pages, with a virtual platform authenticator."""
+    context = browser.new_context(base_url=site.url)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto("/api/v1/")
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+            }
+        },
+    )
+    yield page
+    context.close()
+
+
+def api(site: Site, path: str, body: dict[str, Any], key: str | None = None) -> Any:
+    headers = {"Authorization": f"Token {key}"} if key else {}
+    return requests.post(f"{site.api_url}{API}{path}", json=body, headers=headers, timeout=30)
+
+
+def confirmed_user(site: Site) -> tuple[str, str]:
+    """A new account with its address confirmed, reauthenticated: (username, key)."""
+    name = unique_name("passkey")
+    key = register(site.api_url, name, PASSWORD)
+    mailed = re.search(
+        r"/account-confirm-email/([^/\s]+)/", site.smtp.body_to(f"{name}@example.com")
+    )
+    assert mailed, "no confirmation link mailed"
+    assert api(site, "registration/verify-email/", {"key": mailed[1]}).status_code == 200
+    assert api(site, "reauthenticate/", {"password": PASSWORD}, key).status_code == 200
+    return name, key
+
+
+def signed_in_as(site: Site, key: str) -> str:
+    response = requests.get(
+        f"{site.api_url}{API}user/", headers={"Authorization": f"Token {key}"}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["username"])
+
+
+def test_a_passkey_registered_in_the_browser_signs_in_alone_and_as_second_step(
+    site: Site, page: Page
+) -> None:
+    name, key = confirmed_user(site)
+
+    registered = page.evaluate(REGISTER_JS, {"key": key})
+
+    assert registered["status"] == 201, registered
+    assert registered["body"]["passkey"]["passwordless"] is True
+    assert len(registered["body"]["recovery_codes"]) == 10
+
+    passwordless = page.evaluate(PASSWORDLESS_JS)
+
+    assert passwordless["status"] == 200, passwordless
+    assert signed_in_as(site, passwordless["body"]["key"]) == name
+
+    login = api(site, "login/", {"username": name, "password": PASSWORD}).json()
+    assert login["mfa_required"] is True
+    assert "webauthn" in login["methods"]
+
+    second = page.evaluate(SECOND_STEP_JS, {"ephemeral_token": login["ephemeral_token"]})
+
+    assert second["status"] == 200, second
+    assert signed_in_as(site, second["body"]["key"]) == name
