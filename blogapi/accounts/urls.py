@@ -59,6 +59,7 @@ urlpatterns = [
         name="reauthenticate",
     ),
     path("dj-rest-auth/mfa/verify/", mfa_views.MfaVerifyView.as_view(), name="mfa-verify"),
+    path("dj-rest-auth/email/", views.EmailAddressView.as_view(), name="email"),
     path("dj-rest-auth/tokens/", views.CredentialListView.as_view(), name="credential-list"),
     path(
         "dj-rest-auth/tokens/<str:credential_id>/",

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 
 from blogapi.accounts.links import login_url, password_reset_request_url
 from blogapi.accounts.models import User, canonical_email
+from blogapi.accounts.services.email_change import email_change_confirm, email_change_is_pending
 from blogapi.core import ratelimit
 
 RESEND_PER_ADDRESS = "resend_email_address"
@@ -47,7 +48,10 @@ def account_exists_notice_send(*, request: HttpRequest, email: str, password: st
 
 @transaction.atomic
 def email_address_confirm(*, request: HttpRequest, key: str) -> EmailAddress:
-    """Verify the address the key was made for; ValidationError if unknown, used or expired."""
+    """Verify the address the key was made for; ValidationError if unknown, used or expired.
+
+    The key of a pending e-mail change completes the change (email_change_confirm).
+    """
     confirmation: EmailConfirmation | EmailConfirmationHMAC | None = EmailConfirmationHMAC.from_key(
         key
     )
@@ -65,6 +69,8 @@ def email_address_confirm(*, request: HttpRequest, key: str) -> EmailAddress:
     if address.verified:
         raise ValidationError(INVALID_CONFIRMATION)
     confirmation.email_address = address
+    if email_change_is_pending(address):
+        return email_change_confirm(request=request, confirmation=confirmation)
     confirmed = confirmation.confirm(request)
     if confirmed is None:
         raise ValidationError(INVALID_CONFIRMATION)
