@@ -22,7 +22,7 @@ from blogapi.core import ratelimit
 CHANGE_PER_IP = "email_change_ip"
 CHANGE_PER_ACCOUNT = "email_change_account"
 CHANGE_PER_ADDRESS = "email_change_address"
-INCORRECT_PASSWORD = "Incorrect password."
+INCORRECT_PASSWORD = "Incorrect password."  # noqa: S105 - a message, not a password
 SAME_ADDRESS = "This is already your address."
 ADDRESS_TAKEN = (
     "This address now belongs to another account: the change cannot be confirmed. "
