@@ -466,7 +466,7 @@ class EmailAddressView(APIView):
 
     @extend_schema(
         request=EmailChangeInputSerializer,
-        responses={200: DetailSerializer, 400: EMAIL_CHANGE_REFUSED, 429: DetailSerializer},
+        responses={200: DetailSerializer, 400: EMAIL_CHANGE_REFUSED},
         examples=EMAIL_CHANGE_EXAMPLES,
     )
     def post(self, request: Request) -> Response:
@@ -488,7 +488,7 @@ class VerifyEmailView(APIView):
 
     @extend_schema(
         request=VerifyEmailInputSerializer,
-        responses={200: DetailSerializer, 400: DetailSerializer},
+        responses={200: DetailSerializer},
         description=(
             "Confirms a registration's address, or completes a change of address: the new "
             "address becomes the account's, the old one is removed, and every other credential "

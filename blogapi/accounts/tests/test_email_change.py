@@ -121,7 +121,7 @@ def test_the_link_points_at_the_frontend_when_configured(
 def test_a_pending_change_leaves_sign_in_reset_and_notices_on_the_old_address(
     alice_client: APIClient, alice: User
 ) -> None:
-    start(alice_client)
+    assert start(alice_client).json() == STARTED
     mail.outbox.clear()
 
     assert can_log_in("alice@example.com")
