@@ -329,6 +329,37 @@ def test_after_the_change_reset_goes_to_the_new_address(alice_client: APIClient)
     assert [m.to for m in mail.outbox] == [[NEW]]
 
 
+def test_the_old_address_is_free_and_old_reset_links_are_dead_after_the_change(
+    alice_client: APIClient,
+) -> None:
+    APIClient().post(RESET, {"email": "alice@example.com"}, format="json")
+    reset = re.search(r"/reset/confirm/(?P<uid>[^/\s]+)/(?P<token>[^/\s]+)/", mail.outbox[-1].body)
+    assert reset
+    confirm(change_key(alice_client))
+
+    new_password = {
+        "new_password1": "a brand new passphrase",
+        "new_password2": "a brand new passphrase",
+    }
+    dead = APIClient().post(
+        RESET + "confirm/", {**reset.groupdict(), **new_password}, format="json"
+    )
+    again = APIClient().post(
+        "/api/v1/dj-rest-auth/registration/",
+        {
+            "username": "mallory",
+            "email": "alice@example.com",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+        format="json",
+    )
+
+    assert dead.status_code == 400
+    assert again.status_code == 201
+    assert User.objects.get(username="mallory").email == "alice@example.com"
+
+
 def test_the_mailed_page_confirms_the_change_on_post_only(alice_client: APIClient) -> None:
     start(alice_client)
     link = link_to(NEW).group(1)
