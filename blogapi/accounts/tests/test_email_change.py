@@ -396,6 +396,16 @@ def test_confirming_signed_in_keeps_that_credential_only(alice: User) -> None:
     assert User.objects.get(username="alice").email == NEW
 
 
+def test_a_next_change_right_after_one_notifies_the_new_current_address(alice: User) -> None:
+    phone = token_client(login(APIClient(), "alice"))
+    assert confirm(change_key(phone), phone).status_code == 200
+    mail.outbox.clear()
+
+    assert start(phone, "alice@third.example.org").json() == STARTED
+
+    assert sorted(m.to[0] for m in mail.outbox) == [NEW, "alice@third.example.org"]
+
+
 def test_a_key_confirmed_by_another_user_keeps_none_of_the_owners_credentials(
     alice_client: APIClient, bob_client: APIClient
 ) -> None:
