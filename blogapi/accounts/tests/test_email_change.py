@@ -333,7 +333,9 @@ def test_the_old_address_is_free_and_old_reset_links_are_dead_after_the_change(
     alice_client: APIClient,
 ) -> None:
     APIClient().post(RESET, {"email": "alice@example.com"}, format="json")
-    reset = re.search(r"/reset/confirm/(?P<uid>[^/\s]+)/(?P<token>[^/\s]+)/", mail.outbox[-1].body)
+    reset = re.search(
+        r"/reset/confirm/(?P<uid>[^/\s]+)/(?P<token>[^/\s]+)/", str(mail.outbox[-1].body)
+    )
     assert reset
     confirm(change_key(alice_client))
 
