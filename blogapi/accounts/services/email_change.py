@@ -57,7 +57,10 @@ def email_change_start(*, request: HttpRequest, user: User, email: str, password
     owner = User.objects.filter(email_canonical=canonical).exclude(pk=user.pk).first()
     adapter = get_adapter(request)
     with transaction.atomic():
-        # One pending change at a time: its links die with its row.
+        # One pending change at a time, even when starts race: they queue on the user's row
+        # (before any address row, the order email_address_confirm takes too).
+        User.objects.select_for_update().filter(pk=user.pk).exists()
+        # A replaced change's links die with its row.
         EmailAddress.objects.filter(user=user, primary=False).delete()
         if owner is None:
             address = EmailAddress.objects.create(

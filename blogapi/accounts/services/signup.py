@@ -64,6 +64,9 @@ def email_address_confirm(*, request: HttpRequest, key: str) -> EmailAddress:
         )
     if confirmation is None:
         raise ValidationError(INVALID_CONFIRMATION)
+    # The user's row, then the address's: the order of every flow that writes addresses (an
+    # e-mail change's start and confirmation), so that none waits for another in a cycle.
+    User.objects.select_for_update().filter(pk=confirmation.email_address.user_id).exists()
     # The row lock makes the key single-use even when confirms race: the loser sees verified.
     address = EmailAddress.objects.select_for_update().get(pk=confirmation.email_address.pk)
     if address.verified:

@@ -1,7 +1,10 @@
 """E-mail change through the HTTP API: start, pending state, confirmation, revocation, refusals."""
 
+import json
 import logging
 import re
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
@@ -530,3 +533,34 @@ def test_two_accounts_confirming_one_address_at_once_make_one_owner(
     for user in User.objects.exclude(pk=owner.pk):
         assert user.email == f"{user.username}@example.com"
         assert addresses(user)[0] == (user.email, True, True)
+
+
+def post_with_token(url: str, key: str, body: dict[str, str]) -> tuple[int, Any]:
+    request = urllib.request.Request(  # noqa: S310 - the test's own live server
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Token {key}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_starts_leave_one_pending_change_with_a_working_link(
+    live_server: Any, alice: User, settings: Any
+) -> None:
+    settings.RATE_LIMITS = {scope: "1000/60" for scope in settings.RATE_LIMITS}
+    key = login(APIClient(), "alice")
+    url = f"{live_server.url}{EMAIL}"
+    bodies = [{"email": f"alice{i}@new.example.org", "password": PASSWORD} for i in range(6)]
+
+    results = all_at_once([partial(post_with_token, url, key, body) for body in bodies])
+
+    assert results == [(200, STARTED)] * 6
+    [(pending, primary, verified)] = addresses(alice)[1:]
+    assert (primary, verified) == (False, False)
+    assert confirm(link_to(pending)["key"]).status_code == 200
+    assert User.objects.get(username="alice").email == pending
