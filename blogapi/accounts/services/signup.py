@@ -66,11 +66,15 @@ def email_address_confirm(*, request: HttpRequest, key: str) -> EmailAddress:
         raise ValidationError(INVALID_CONFIRMATION)
     # The user's row, then the address's: the order of every flow that writes addresses (an
     # e-mail change's start and confirmation), so that none waits for another in a cycle.
-    User.objects.select_for_update().filter(pk=confirmation.email_address.user_id).exists()
+    user = User.objects.select_for_update().filter(pk=confirmation.email_address.user_id).first()
     # The row lock makes the key single-use even when confirms race: the loser sees verified.
-    address = EmailAddress.objects.select_for_update().get(pk=confirmation.email_address.pk)
-    if address.verified:
+    # Gone meanwhile (a newer e-mail change replaced it, the user was deleted): a dead key too.
+    address = (
+        EmailAddress.objects.select_for_update().filter(pk=confirmation.email_address.pk).first()
+    )
+    if user is None or address is None or address.verified:
         raise ValidationError(INVALID_CONFIRMATION)
+    address.user = user
     confirmation.email_address = address
     if email_change_is_pending(address):
         return email_change_confirm(request=request, confirmation=confirmation)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from allauth.account import app_settings as allauth_settings
-from allauth.account.models import EmailAddress
+from allauth.account.models import EmailAddress, EmailConfirmationHMAC
 from django.core import mail
 from rest_framework.test import APIClient
 
@@ -442,6 +442,26 @@ def test_a_used_key_is_refused(alice_client: APIClient) -> None:
     assert again.status_code == 400
     assert "invalid" in again.json()["detail"]
     assert mail.outbox == []
+
+
+def test_a_key_whose_change_is_replaced_while_it_is_checked_is_a_400(
+    alice_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = change_key(alice_client)
+    read_key = EmailConfirmationHMAC.from_key
+
+    def replaced_meanwhile(key: str) -> EmailConfirmationHMAC | None:
+        confirmation = read_key(key)
+        assert start(alice_client, "alice@other.example.org").json() == STARTED
+        return confirmation
+
+    monkeypatch.setattr(EmailConfirmationHMAC, "from_key", staticmethod(replaced_meanwhile))
+
+    response = confirm(key)
+
+    assert response.status_code == 400
+    assert "invalid" in response.json()["detail"]
+    assert User.objects.get(username="alice").email == "alice@example.com"
 
 
 def test_an_expired_key_is_refused_and_changes_nothing(clock: Clock, alice: User) -> None:
