@@ -78,6 +78,7 @@ def test_the_list_shows_the_primary_address(alice_client: APIClient) -> None:
 
     assert response.status_code == 200
     assert response.json() == [{"email": "alice@example.com", "primary": True, "verified": True}]
+    assert "no-store" in response["Cache-Control"]
 
 
 @pytest.mark.parametrize("method", ["get", "post"])
