@@ -16,12 +16,14 @@ from allauth.account.models import EmailAddress, EmailConfirmationHMAC
 from django.core import mail
 from rest_framework.test import APIClient
 
-from blogapi.accounts.models import User
+from blogapi.accounts.models import User, token_digest
 from blogapi.accounts.services.email_change import ADDRESS_TAKEN
 from blogapi.accounts.tests.mfa import Clock
 from blogapi.accounts.tests.test_email_templates import assert_well_formed, html_of
 from blogapi.accounts.tests.test_jwt import bearer, jwt_login
 from blogapi.accounts.tests.test_races import all_at_once, post_json
+from blogapi.core.tests import test_logging
+from blogapi.core.tests.test_logging import FormattedLines
 from conftest import PASSWORD, login, token_client
 
 EMAIL = "/api/v1/dj-rest-auth/email/"
@@ -31,6 +33,7 @@ RESET = "/api/v1/dj-rest-auth/password/reset/"
 ME = "/api/v1/dj-rest-auth/user/"
 NEW = "alice@new.example.org"
 STARTED = {"detail": "Confirmation e-mail sent to the new address."}
+log_output = test_logging.log_output  # the fixture: every formatted log line of a test
 CONFIRM_LINK = r"(https?://\S+/registration/account-confirm-email/(?P<key>[^/\s]+)/)"
 
 
@@ -527,6 +530,30 @@ def test_an_unconfirmed_account_can_change_its_address(
     assert confirm(change_key(client, "carol@new.example.org")).status_code == 200
 
     assert addresses(carol) == [("carol@new.example.org", True, True)]
+
+
+def test_no_secret_or_address_reaches_the_logs_in_an_email_change(
+    alice: User, log_output: FormattedLines
+) -> None:
+    key = login(APIClient(), "alice")
+    client = token_client(key)
+    assert start(client, password="not the password").status_code == 400
+    assert start(client, "bob@example.com").json() == STARTED  # a free one, then replaced
+    assert start(client).json() == STARTED
+    confirmation = link_to(NEW)
+    assert APIClient().post(confirmation.group(1)).status_code == 200  # the page
+    assert APIClient().post(confirmation.group(1)).status_code == 400  # used
+
+    written = "\n".join(log_output.json_lines + log_output.text_lines)
+    mailed = "\n".join(str(m.body) for m in mail.outbox)
+    secrets = [PASSWORD, "not the password", key, token_digest(key), confirmation["key"]]
+    secrets += ["alice@example.com", NEW, "bob@example.com"]
+    secrets += [line for line in mailed.splitlines() if len(line) > 15]
+    assert [secret for secret in secrets if secret in written] == []
+    assert "/account-confirm-email/***/" in written
+    events = [line["event"] for line in log_output.objects("blogapi.auth")]
+    assert events.count("email.change_started") == 2
+    assert events.count("email.change_confirmed") == 1
 
 
 # --- Races ----------------------------------------------------------------------------------------
