@@ -3,6 +3,7 @@
 import json
 import logging
 import re
+import statistics
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -20,8 +21,10 @@ from blogapi.accounts.models import User, token_digest
 from blogapi.accounts.services.email_change import ADDRESS_TAKEN
 from blogapi.accounts.tests.mfa import Clock
 from blogapi.accounts.tests.test_email_templates import assert_well_formed, html_of
+from blogapi.accounts.tests.test_enumeration import timed
 from blogapi.accounts.tests.test_jwt import bearer, jwt_login
 from blogapi.accounts.tests.test_races import all_at_once, post_json
+from blogapi.core import mail as background_mail
 from blogapi.core.tests import test_logging
 from blogapi.core.tests.test_logging import FormattedLines
 from conftest import PASSWORD, login, token_client
@@ -187,6 +190,25 @@ def test_a_taken_address_answers_like_a_free_one_and_its_owner_is_told(
     started = [r for r in caplog.records if getattr(r, "event", "") == "email.change_started"]
     assert len(started) == 2
     assert User.objects.get(username="bob").email == "bob@example.com"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_taken_and_free_addresses_take_the_same_time(
+    user_factory: Callable[..., User], settings: Any
+) -> None:
+    settings.RATE_LIMITS = {scope: "100000/60" for scope in settings.RATE_LIMITS}
+    settings.EMAIL_BACKEND = "blogapi.core.mail.BackgroundEmailBackend"
+    settings.EMAIL_DELIVERY_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    user_factory("alice")
+    user_factory("bob")
+    client = token_client(login(APIClient(), "alice"))
+    taken, free = [], []
+    for _ in range(60):
+        taken.append(timed(partial(start, client, "bob@example.com")))
+        free.append(timed(partial(start, client, "free@example.org")))
+
+    assert abs(statistics.median(taken) - statistics.median(free)) * 1000 < 20
+    assert background_mail.wait_until_sent(timeout=30)
 
 
 # --- Refusals -------------------------------------------------------------------------------------
