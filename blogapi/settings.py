@@ -243,6 +243,10 @@ RATE_LIMITS = env_rate_limits(
         "verify_email_ip": "20/300",
         "resend_email_ip": "20/300",
         "resend_email_address": "3/900",
+        # E-mail changes started per client IP, per account, and mails per new address.
+        "email_change_ip": "20/300",
+        "email_change_account": "3/900",
+        "email_change_address": "3/900",
     },
 )
 # Per-IP limits count an IPv6 client by its network of this prefix length: one host usually holds

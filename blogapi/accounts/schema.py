@@ -18,6 +18,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from blogapi.accounts.serializers import JwtOutputSerializer, TokenOutputSerializer
+from blogapi.accounts.services.email_change import INCORRECT_PASSWORD, SAME_ADDRESS
 from blogapi.accounts.services.password import BAD_LINK, BAD_LINK_FIELD
 from blogapi.core.schema import ERROR, FIELD_ERRORS
 
@@ -251,6 +252,41 @@ CREDENTIAL_LIST_EXAMPLES = [
         ],
     ),
 ]
+
+EMAIL_CHANGE_STARTED = "Confirmation e-mail sent to the new address."
+
+EMAIL_ADDRESS_LIST_EXAMPLES = [
+    _response(
+        200,
+        "A change waiting for its link",
+        [
+            {"email": "alice@example.com", "primary": True, "verified": True},
+            {"email": "alice@new.example.org", "primary": False, "verified": False},
+        ],
+    ),
+]
+
+EMAIL_CHANGE_EXAMPLES = [
+    _request("New address", {"email": "alice@new.example.org", "password": EXAMPLE_PASSWORD}),
+    _response(
+        200,
+        "Started",
+        {"detail": EMAIL_CHANGE_STARTED},
+        "The same answer when the address belongs to another account (its owner is told)",
+    ),
+]
+
+EMAIL_CHANGE_REFUSED = OpenApiResponse(
+    response={"anyOf": [FIELD_ERRORS, ERROR]},
+    description=(
+        "Errors per field: a wrong `password` (it counts toward the login lock, then 429), an "
+        "invalid or too long `email`, or the caller's own address; or malformed JSON."
+    ),
+    examples=[
+        _response(400, "Wrong password", {"password": [INCORRECT_PASSWORD]}),
+        _response(400, "Own address", {"email": [SAME_ADDRESS]}),
+    ],
+)
 
 USER_LIST_EXAMPLES = [
     _response(

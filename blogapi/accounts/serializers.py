@@ -193,6 +193,29 @@ class ResendEmailInputSerializer(serializers.Serializer):
     email = email_field()
 
 
+class EmailChangeInputSerializer(serializers.Serializer):
+    """The new address and the current password; the address follows registration's rules."""
+
+    email = email_field(help_text="The new address: a confirmation link is mailed to it.")
+    password = password_field(help_text="Your current password.")
+
+    def validate_email(self, email: str) -> str:
+        return str(get_adapter().clean_email(email))
+
+
+class EmailAddressOutputSerializer(serializers.Serializer):
+    """One of the caller's addresses: the primary one, or a change waiting for confirmation."""
+
+    email = serializers.EmailField()
+    primary = serializers.BooleanField(
+        help_text="The address of the account: sign-in, password reset and notices use it."
+    )
+    verified = serializers.BooleanField(
+        help_text="False for a change whose link was not confirmed yet (it replaces the primary "
+        "address once confirmed)."
+    )
+
+
 class VerifyEmailInputSerializer(serializers.Serializer):
     key = serializers.CharField(max_length=256)
 

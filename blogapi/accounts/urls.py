@@ -99,6 +99,7 @@ urlpatterns = [
         webauthn_views.ReauthenticatePasskeyBeginView.as_view(),
         name="reauthenticate-webauthn-begin",
     ),
+    path("dj-rest-auth/email/", views.EmailAddressView.as_view(), name="email"),
     path("dj-rest-auth/tokens/", views.CredentialListView.as_view(), name="credential-list"),
     path(
         "dj-rest-auth/tokens/<str:credential_id>/",

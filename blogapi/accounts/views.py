@@ -37,6 +37,10 @@ from blogapi.accounts.models import User
 from blogapi.accounts.schema import (
     CREDENTIAL_LIST_EXAMPLES,
     CSRF_TOKEN_EXAMPLES,
+    EMAIL_ADDRESS_LIST_EXAMPLES,
+    EMAIL_CHANGE_EXAMPLES,
+    EMAIL_CHANGE_REFUSED,
+    EMAIL_CHANGE_STARTED,
     LOGIN_EXAMPLES,
     PASSWORD_RESET_CONFIRM_EXAMPLES,
     PASSWORD_RESET_CONFIRM_REFUSED,
@@ -50,6 +54,8 @@ from blogapi.accounts.schema import (
 )
 from blogapi.accounts.serializers import (
     CredentialOutputSerializer,
+    EmailAddressOutputSerializer,
+    EmailChangeInputSerializer,
     JwtOutputSerializer,
     JwtRefreshedSerializer,
     JwtRefreshInputSerializer,
@@ -68,6 +74,11 @@ from blogapi.accounts.services.credentials import (
     credentials_in_use_revoke,
     credentials_revoke_all,
     device_token_create,
+)
+from blogapi.accounts.services.email_change import (
+    ADDRESS_TAKEN,
+    email_address_list_for_user,
+    email_change_start,
 )
 from blogapi.accounts.services.jwt_families import (
     IssuedJwt,
@@ -442,13 +453,48 @@ class CredentialRevokeView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class EmailAddressView(APIView):
+    """GET: the caller's addresses; POST: start a change of address (confirmed by mail)."""
+
+    @extend_schema(
+        responses={200: EmailAddressOutputSerializer(many=True)},
+        examples=EMAIL_ADDRESS_LIST_EXAMPLES,
+    )
+    def get(self, request: Request) -> Response:
+        addresses = email_address_list_for_user(user=request.user)  # type: ignore[arg-type]
+        return Response(EmailAddressOutputSerializer(addresses, many=True).data)
+
+    @extend_schema(
+        request=EmailChangeInputSerializer,
+        responses={200: DetailSerializer, 400: EMAIL_CHANGE_REFUSED},
+        examples=EMAIL_CHANGE_EXAMPLES,
+    )
+    def post(self, request: Request) -> Response:
+        serializer = EmailChangeInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        email_change_start(
+            request=request,
+            user=request.user,  # type: ignore[arg-type]
+            **serializer.validated_data,
+        )
+        return Response({"detail": EMAIL_CHANGE_STARTED})
+
+
 class VerifyEmailView(APIView):
     """Confirm an e-mail address with the key from the confirmation e-mail (single use)."""
 
     permission_classes = (permissions.AllowAny,)
     rate_limit_scope = "verify_email_ip"
 
-    @extend_schema(request=VerifyEmailInputSerializer, responses={200: DetailSerializer})
+    @extend_schema(
+        request=VerifyEmailInputSerializer,
+        responses={200: DetailSerializer},
+        description=(
+            "Confirms a registration's address, or completes a change of address: the new "
+            "address becomes the account's, the old one is removed, and every other credential "
+            "of the user is revoked (all of them when the request is not signed in as the user)."
+        ),
+    )
     def post(self, request: Request) -> Response:
         serializer = VerifyEmailInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -469,8 +515,11 @@ class EmailConfirmPageView(View):
         ratelimit.consume_for_ip("verify_email_ip", request)
         try:
             email_address_confirm(request=request, key=key)
-        except ValidationError:
-            return render(request, self.template_name, {"state": "invalid"}, status=400)
+        except ValidationError as error:
+            # A key that works but whose address was taken meanwhile says so; others stay generic.
+            message = ADDRESS_TAKEN if ADDRESS_TAKEN in error.messages else ""
+            context = {"state": "invalid", "message": message}
+            return render(request, self.template_name, context, status=400)
         return render(request, self.template_name, {"state": "done"})
 
 

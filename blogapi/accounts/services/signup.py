@@ -11,6 +11,7 @@ from django.http import HttpRequest
 
 from blogapi.accounts.links import login_url, password_reset_request_url
 from blogapi.accounts.models import User, canonical_email
+from blogapi.accounts.services.email_change import email_change_confirm, email_change_is_pending
 from blogapi.core import ratelimit
 
 RESEND_PER_ADDRESS = "resend_email_address"
@@ -47,7 +48,10 @@ def account_exists_notice_send(*, request: HttpRequest, email: str, password: st
 
 @transaction.atomic
 def email_address_confirm(*, request: HttpRequest, key: str) -> EmailAddress:
-    """Verify the address the key was made for; ValidationError if unknown, used or expired."""
+    """Verify the address the key was made for; ValidationError if unknown, used or expired.
+
+    The key of a pending e-mail change completes the change (email_change_confirm).
+    """
     confirmation: EmailConfirmation | EmailConfirmationHMAC | None = EmailConfirmationHMAC.from_key(
         key
     )
@@ -60,11 +64,20 @@ def email_address_confirm(*, request: HttpRequest, key: str) -> EmailAddress:
         )
     if confirmation is None:
         raise ValidationError(INVALID_CONFIRMATION)
+    # The user's row, then the address's: the order of every flow that writes addresses (an
+    # e-mail change's start and confirmation), so that none waits for another in a cycle.
+    user = User.objects.select_for_update().filter(pk=confirmation.email_address.user_id).first()
     # The row lock makes the key single-use even when confirms race: the loser sees verified.
-    address = EmailAddress.objects.select_for_update().get(pk=confirmation.email_address.pk)
-    if address.verified:
+    # Gone meanwhile (a newer e-mail change replaced it, the user was deleted): a dead key too.
+    address = (
+        EmailAddress.objects.select_for_update().filter(pk=confirmation.email_address.pk).first()
+    )
+    if user is None or address is None or address.verified:
         raise ValidationError(INVALID_CONFIRMATION)
+    address.user = user
     confirmation.email_address = address
+    if email_change_is_pending(address):
+        return email_change_confirm(request=request, confirmation=confirmation)
     confirmed = confirmation.confirm(request)
     if confirmed is None:
         raise ValidationError(INVALID_CONFIRMATION)

@@ -669,6 +669,7 @@ ALLOWED_METHODS = [
     ("/api/v1/dj-rest-auth/logout-all/", POST_ONLY, ["GET", "DELETE"]),
     ("/api/v1/dj-rest-auth/user/", {"GET", "PUT", "PATCH", "HEAD", "OPTIONS"}, ["DELETE", "POST"]),
     (TOKENS, READ_ONLY, ["POST", "PUT", "DELETE"]),
+    ("/api/v1/dj-rest-auth/email/", READ_ONLY | {"POST"}, ["PUT", "PATCH", "DELETE"]),
     (f"{TOKENS}token-1/", {"DELETE", "OPTIONS"}, ["GET", "POST", "PUT", "PATCH"]),
     ("/api/v1/dj-rest-auth/password/change/", POST_ONLY, ["GET", "PUT"]),
     ("/api/v1/dj-rest-auth/password/reset/", POST_ONLY, ["GET", "DELETE"]),

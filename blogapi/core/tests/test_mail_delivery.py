@@ -1,4 +1,7 @@
-"""Real SMTP (aiosmtpd): a refusing or hanging server fails no request and loses no mail."""
+"""Real SMTP (aiosmtpd): a refusing or hanging server fails no request and loses no mail.
+
+Also an e-mail change end to end: the link read from the mail the peer received, the notices.
+"""
 
 import asyncio
 import email
@@ -26,6 +29,8 @@ VERIFY = "/api/v1/dj-rest-auth/registration/verify-email/"
 RESEND = "/api/v1/dj-rest-auth/registration/resend-email/"
 RESET = "/api/v1/dj-rest-auth/password/reset/"
 RESET_CONFIRM = "/api/v1/dj-rest-auth/password/reset/confirm/"
+LOGIN = "/api/v1/dj-rest-auth/login/"
+EMAIL = "/api/v1/dj-rest-auth/email/"
 CONFIRM_LINK = r"https?://\S+/registration/account-confirm-email/(?P<key>[^/\s]+)/"
 RESET_LINK = r"https?://\S+/password/reset/confirm/(?P<uid>[^/\s]+)/(?P<token>[^/\s]+)/"
 RESET_SENT = {"detail": "Password reset e-mail has been sent."}
@@ -312,3 +317,38 @@ def test_when_every_attempt_fails_it_is_logged_without_secrets_and_can_be_reques
     link(RESET_LINK, *bodies)
     assert api_client.post(VERIFY, {"key": key}).status_code == 200
     assert background_mail.wait_until_sent(timeout=5)
+
+
+def test_an_email_change_goes_through_smtp_end_to_end(
+    api_client: APIClient, peer: SmtpPeer, caplog: pytest.LogCaptureFixture
+) -> None:
+    inbox = peer.serve(Inbox())
+    assert register(api_client, "carol").status_code == 201
+    key = link(CONFIRM_LINK, inbox.wait_for(1)[0][1])["key"]
+    assert api_client.post(VERIFY, {"key": key}).status_code == 200
+    login = APIClient().post(LOGIN, {"username": "carol", "password": PASSWORD}, format="json")
+    carol = APIClient()
+    carol.credentials(HTTP_AUTHORIZATION=f"Token {login.json()['key']}")
+
+    started = carol.post(EMAIL, {"email": "carol@new.example.org", "password": PASSWORD})
+
+    assert started.status_code == 200
+    mails = inbox.wait_for(3)[1:]
+    assert sorted(to for to, _ in mails) == [["carol@example.com"], ["carol@new.example.org"]]
+    to_new = next(body for to, body in mails if to == ["carol@new.example.org"])
+    notice = next(body for to, body in mails if to == ["carol@example.com"])
+    assert "://" not in notice
+    confirm_link = link(CONFIRM_LINK, to_new)
+    assert api_client.get(confirm_link[0]).status_code == 200
+    assert User.objects.get(username="carol").email == "carol@example.com"
+
+    assert api_client.post(VERIFY, {"key": confirm_link["key"]}).status_code == 200
+
+    assert User.objects.get(username="carol").email == "carol@new.example.org"
+    notices = inbox.wait_for(5)[3:]
+    assert sorted(to for to, _ in notices) == [["carol@example.com"], ["carol@new.example.org"]]
+    to_old = next(body for to, body in notices if to == ["carol@example.com"])
+    assert "changed from carol@example.com to carol@new.example.org" in to_old
+    assert carol.get("/api/v1/dj-rest-auth/user/").status_code == 401
+    assert background_mail.wait_until_sent(timeout=5)
+    assert not mail_records(caplog)

@@ -22,6 +22,7 @@ EXPECTED_PATHS = {
     "/api/v1/dj-rest-auth/logout-all/",
     "/api/v1/dj-rest-auth/tokens/",
     "/api/v1/dj-rest-auth/tokens/{credential_id}/",
+    "/api/v1/dj-rest-auth/email/",
     "/api/v1/dj-rest-auth/mfa/status/",
     "/api/v1/dj-rest-auth/mfa/totp/activate/",
     "/api/v1/dj-rest-auth/mfa/totp/deactivate/",
