@@ -1,4 +1,5 @@
-"""Admin for users, their device tokens and JWT sign-ins (no secret is ever stored or shown).
+"""Admin for users, their device tokens and JWT sign-ins (no secret is ever stored or shown),
+and every account's security activity feed, read-only.
 
 Also the admin's own "change password" page, with the old password under the login limits.
 """
@@ -18,7 +19,7 @@ from django.urls import reverse_lazy
 from django.views.decorators.debug import sensitive_variables
 
 from blogapi.accounts.forms import StockAdminLoginForm
-from blogapi.accounts.models import DeviceToken, RefreshFamily, User
+from blogapi.accounts.models import AccountActivityRecord, DeviceToken, RefreshFamily, User
 from blogapi.accounts.services.credentials import credentials_revoke_all
 from blogapi.accounts.services.mfa import mfa_factors_remove
 from blogapi.accounts.services.password import password_check
@@ -104,6 +105,43 @@ class DeviceTokenAdmin(admin.ModelAdmin):
 @admin.register(RefreshFamily)
 class RefreshFamilyAdmin(DeviceTokenAdmin):
     """JWT sign-ins: `last used` is the last refresh; the refresh token's digest is not shown."""
+
+
+@admin.register(AccountActivityRecord)
+class AccountActivityAdmin(admin.ModelAdmin):
+    """Any user's security activity, read-only: no add, change or delete (the feed is
+    append-only; AUTH_ACTIVITY_RETENTION and `purge_activity` bound it). Filter by user with
+    the search box or `?user__id__exact=<id>`."""
+
+    list_display = ("created_at", "user", "event", "count", "ip", "device", "actor")
+    list_select_related = ("user",)
+    list_filter = ("event", "actor")
+    search_fields = ("user__username",)
+    fields = (
+        "user",
+        "event",
+        "created_at",
+        "window_start",
+        "count",
+        "ip",
+        "user_agent",
+        "device",
+        "actor",
+        "actor_user_id",
+        "details",
+    )
+    readonly_fields = fields
+    ordering = ("-created_at", "-id")
+    show_full_result_count = False  # no COUNT(*) over a large table on every page
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class RateLimitedPasswordChangeForm(AdminPasswordChangeForm):

@@ -21,6 +21,7 @@ from blogapi.accounts.models import (
     password_hash_changed,
     user_deactivated,
 )
+from blogapi.accounts.services.activity import activity_forget_user
 from blogapi.accounts.services.credentials import (
     BrowserSessions,
     credentials_revoke_all,
@@ -38,7 +39,8 @@ def auth_event_on_login(
     sender: Any, request: HttpRequest | None, user: User, **kwargs: Any
 ) -> None:
     """Every sign-in (admin, /api-auth/, browsable API, token issued, Basic), once per request."""
-    login_succeeded(request=request, user=user, via=kwargs.get("via", BrowserSessions.name))
+    via = kwargs.get("via", BrowserSessions.name)
+    login_succeeded(request=request, user=user, via=via, label=kwargs.get("label"))
 
 
 @receiver(user_logged_in)
@@ -49,8 +51,8 @@ def user_session_on_login(
     if kwargs.get("via", BrowserSessions.name) != BrowserSessions.name:
         return  # a token or a Basic request: no session was signed in
     if request is not None and hasattr(request, "session"):
-        user_session_record(request=request, user=user)
-        auth_event("credential.created", kind="session", user_id=user.pk)
+        record = user_session_record(request=request, user=user)
+        auth_event("credential.created", kind="session", user_id=user.pk, session_id=record.pk)
 
 
 @receiver(user_login_failed)
@@ -77,6 +79,12 @@ def credentials_revoke_on_deactivation(sender: Any, user: User, **kwargs: Any) -
 def credentials_revoke_on_deletion(sender: Any, instance: User, **kwargs: Any) -> None:
     """Before the cascade: browser sessions live in the session store, out of its reach."""
     credentials_revoke_all(user=instance)
+
+
+@receiver(post_delete, sender=User)
+def activity_forget_deleted_user(sender: Any, instance: User, **kwargs: Any) -> None:
+    """The revocation above writes feed rows after the cascade collected the user's: they go too."""
+    activity_forget_user(user_id=instance.pk)
 
 
 @receiver(post_delete, sender=DeviceToken)

@@ -60,6 +60,7 @@ urlpatterns = [
     ),
     path("dj-rest-auth/mfa/verify/", mfa_views.MfaVerifyView.as_view(), name="mfa-verify"),
     path("dj-rest-auth/tokens/", views.CredentialListView.as_view(), name="credential-list"),
+    path("dj-rest-auth/activity/", views.ActivityListView.as_view(), name="activity-list"),
     path(
         "dj-rest-auth/tokens/<str:credential_id>/",
         views.CredentialRevokeView.as_view(),

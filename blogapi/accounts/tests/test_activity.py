@@ -1,0 +1,319 @@
+"""The security activity feed over HTTP: what it keeps, whose it shows, how it stays bounded."""
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from allauth.mfa.adapter import DefaultMFAAdapter
+from django.contrib.auth.models import Permission
+from django.core import mail
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from rest_framework.test import APIClient
+
+from blogapi.accounts.models import AccountActivity, User, token_digest
+from blogapi.accounts.tests.mfa import (
+    ACTIVATE,
+    Clock,
+    Enrolled,
+    enroll,
+    reauthenticated,
+    totp,
+)
+from conftest import PASSWORD, login, mailed_link, settings_in_subprocess, token_client
+
+AUTH = "/api/v1/dj-rest-auth/"
+ACTIVITY = f"{AUTH}activity/"
+LOGIN = f"{AUTH}login/"
+REGISTER = f"{AUTH}registration/"
+CHANGE = f"{AUTH}password/change/"
+RESET = f"{AUTH}password/reset/"
+RESET_CONFIRM = f"{AUTH}password/reset/confirm/"
+DEACTIVATE = f"{AUTH}mfa/totp/deactivate/"
+CONFIRM_LINK = r"https?://[^/\s]+(?P<path>/\S+/account-confirm-email/(?P<key>[^/\s]+)/)"
+RESET_LINK = r"/password/reset/confirm/(?P<uid>[^/\s]+)/(?P<token>[^/\s]+)/"
+NEW_PASSWORD = "a brand new passphrase"
+NEWER_PASSWORD = "an even newer passphrase"
+WRONG = "not the password at all"
+PHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1"
+LAPTOP_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+USERS_ADMIN = "/admin/accounts/user/"
+ACTIVITY_ADMIN = "/admin/accounts/accountactivityrecord/"
+
+
+def feed(client: APIClient, page_size: int = 100) -> list[dict[str, Any]]:
+    """Every row of the caller's feed, page after page, as the API answers them."""
+    rows: list[dict[str, Any]] = []
+    url: str | None = f"{ACTIVITY}?page_size={page_size}"
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.content
+        rows += response.json()["results"]
+        url = response.json()["next"]
+    return rows
+
+
+def events(rows: list[dict[str, Any]]) -> list[str]:
+    return [row["event"] for row in rows]
+
+
+def one(rows: list[dict[str, Any]], event: str) -> dict[str, Any]:
+    [row] = [row for row in rows if row["event"] == event]
+    return row
+
+
+def wrong_login(client: APIClient, identifier: str = "alice", **extra: Any) -> int:
+    field = "email" if "@" in identifier else "username"
+    response = client.post(LOGIN, {field: identifier, "password": WRONG}, format="json", **extra)
+    return int(response.status_code)
+
+
+def stored_rows() -> str:
+    """Every column of every stored feed row, as text."""
+    return json.dumps(list(AccountActivity.objects.values()), default=str)
+
+
+# --- Sign-ins ---------------------------------------------------------------------------------
+
+
+def test_a_sign_in_records_its_method_device_label_ip_and_user_agent(alice: User) -> None:
+    phone = APIClient(REMOTE_ADDR="203.0.113.5", HTTP_USER_AGENT=PHONE_UA)
+    key = phone.post(
+        LOGIN,
+        {"username": "alice", "password": PASSWORD, "device": "Alice's phone"},
+        format="json",
+    ).json()["key"]
+    laptop = APIClient(REMOTE_ADDR="198.51.100.23", HTTP_USER_AGENT=LAPTOP_UA)
+    laptop.post(LOGIN, {"username": "alice", "password": PASSWORD}, format="json")
+
+    rows = feed(token_client(key))
+
+    assert events(rows) == [
+        "credential.created",
+        "login.succeeded",
+        "credential.created",
+        "login.succeeded",
+    ]
+    laptop_created, laptop_login, phone_created, phone_login = rows
+    assert phone_login["details"] == {"via": "token"}
+    assert phone_login["device"] == "Alice's phone"
+    assert phone_login["ip"] == "203.0.113.5"
+    assert phone_login["user_agent"] == PHONE_UA
+    assert phone_login["actor"] == "self"
+    assert phone_login["count"] == 1
+    assert phone_login["window_end"] is None
+    assert laptop_login["device"] == "Firefox on Linux"  # from the User-Agent
+    assert laptop_login["ip"] == "198.51.100.23"
+    token_ids = [row["details"]["token_id"] for row in (phone_created, laptop_created)]
+    listed = [c["id"] for c in token_client(key).get(f"{AUTH}tokens/").json()]
+    assert sorted(f"token-{n}" for n in token_ids) == sorted(listed)
+    assert phone_created["details"]["kind"] == "token"
+    assert phone_created["device"] == "Alice's phone"
+
+
+def test_a_browser_session_sign_in_is_recorded_as_a_session(alice: User) -> None:
+    browser = Client(HTTP_USER_AGENT=LAPTOP_UA)
+    browser.post("/api-auth/login/", {"username": "alice", "password": PASSWORD})
+
+    rows = feed(token_client(login(APIClient(), "alice")))
+
+    session_created, session_login = rows[-2:]  # the oldest two
+    assert session_login["event"] == "login.succeeded"
+    assert session_login["details"] == {"via": "session"}
+    assert session_login["device"] == "Firefox on Linux"
+    assert session_created["details"]["kind"] == "session"
+    assert "session_id" in session_created["details"]
+
+
+# --- Failed sign-ins: counted, bounded --------------------------------------------------------
+
+
+def test_failed_sign_ins_are_one_row_per_account_and_hour_with_a_count(
+    alice: User, rates: Any, clock: Clock
+) -> None:
+    rates(login_failures="1000/300", login_ip="1000/60")
+    attacker = APIClient(REMOTE_ADDR="192.0.2.66", HTTP_USER_AGENT="curl/8.5.0")
+
+    for _ in range(200):
+        assert wrong_login(attacker) == 400
+
+    assert AccountActivity.objects.count() == 1
+    row = one(feed(alice_key_client()), "login.failed")
+    assert row["count"] == 200
+    assert row["ip"] == "192.0.2.66"
+    assert row["device"] == "curl/8.5.0"
+    assert row["created_at"] == "2026-12-05T12:00:00Z"
+    assert row["window_end"] == "2026-12-05T13:00:00Z"
+
+    clock.shift(timedelta(hours=1))
+    assert wrong_login(attacker) == 400
+
+    failed = [r for r in feed(alice_key_client()) if r["event"] == "login.failed"]
+    assert [r["count"] for r in failed] == [1, 200]  # a new hour, a new row, newest first
+
+
+def alice_key_client() -> APIClient:
+    return token_client(login(APIClient(REMOTE_ADDR="127.0.0.9"), "alice"))
+
+
+def test_a_flood_past_the_lockout_stays_two_rows(alice: User, clock: Clock) -> None:
+    attacker = APIClient(REMOTE_ADDR="192.0.2.66")
+    statuses = [
+        wrong_login(attacker, REMOTE_ADDR=f"192.0.2.{n % 200 + 1}")  # many IPs, one account
+        for n in range(200)
+    ]
+
+    assert statuses.count(400) == 5
+    assert statuses.count(429) == 195
+    counts = dict(AccountActivity.objects.values_list("event", "count"))
+    assert counts == {"login.failed": 5, "login.locked": 195}
+
+
+def test_failures_on_a_name_that_is_no_account_are_kept_nowhere(db: None) -> None:
+    for _ in range(3):
+        assert wrong_login(APIClient(), "nobody-at-all") == 400
+
+    assert not AccountActivity.objects.exists()
+
+
+def test_wrong_codes_at_the_second_step_are_counted_on_the_account(enrolled: Enrolled) -> None:
+    anon = APIClient()
+    token = anon.post(LOGIN, {"username": "alice", "password": PASSWORD}, format="json").json()[
+        "ephemeral_token"
+    ]
+    for _ in range(3):
+        response = anon.post(
+            f"{AUTH}mfa/verify/", {"ephemeral_token": token, "code": "000000"}, format="json"
+        )
+        assert response.status_code == 400
+
+    rows = feed(token_client(enrolled.key))
+    assert one(rows, "mfa.code_failed")["count"] == 3
+    assert one(rows, "login.mfa_required")["count"] == 1
+
+
+# --- The whole life of an account -------------------------------------------------------------
+
+
+def test_the_feed_tells_a_whole_account_lifecycle_and_stores_no_secret(
+    db: None, clock: Clock
+) -> None:
+    anon = APIClient(REMOTE_ADDR="203.0.113.1")
+    registration = anon.post(
+        REGISTER,
+        {
+            "username": "carol",
+            "email": "carol@example.com",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+        format="json",
+    )
+    assert registration.status_code == 201
+    signup_key = registration.json()["key"]
+    confirmation = mailed_link(CONFIRM_LINK)
+    assert anon.post(confirmation.group("path")).status_code == 200
+    carol = User.objects.get(username="carol")
+
+    phone_key = login(APIClient(HTTP_USER_AGENT=PHONE_UA), "carol")
+    laptop_key = login(APIClient(HTTP_USER_AGENT=LAPTOP_UA), "carol")
+    typed = "CAROL@Example.COM"  # her address, as a stranger typed it
+    for _ in range(5):
+        assert wrong_login(anon, typed) == 400
+    assert wrong_login(anon, typed) == 429  # locked
+
+    assert anon.post(RESET, {"email": "carol@example.com"}, format="json").status_code == 200
+    reset = mailed_link(RESET_LINK)
+    reset_done = anon.post(
+        RESET_CONFIRM,
+        {
+            "uid": reset.group("uid"),
+            "token": reset.group("token"),
+            "new_password1": NEW_PASSWORD,
+            "new_password2": NEW_PASSWORD,
+        },
+        format="json",
+    )
+    assert reset_done.status_code == 200
+    key = login(APIClient(HTTP_USER_AGENT=LAPTOP_UA), "carol", NEW_PASSWORD)
+    client = token_client(key)
+    change = {
+        "old_password": NEW_PASSWORD,
+        "new_password1": NEWER_PASSWORD,
+        "new_password2": NEWER_PASSWORD,
+    }
+    assert client.post(CHANGE, change, format="json").status_code == 200
+    other_key = login(APIClient(), "carol", NEWER_PASSWORD)
+    other = client.get(f"{AUTH}tokens/").json()
+    other_id = next(c["id"] for c in other if not c["current"])
+    assert client.delete(f"{AUTH}tokens/{other_id}/").status_code == 204
+
+    setup = client.get(ACTIVATE).json()
+    activated = client.post(
+        ACTIVATE,
+        {"activation_token": setup["activation_token"], "code": totp(setup["secret"], clock.now)},
+        format="json",
+    )
+    assert activated.status_code == 200
+    clock.step()
+    reauthenticated_client = token_client(key)
+    reauthenticated_client.post(
+        f"{AUTH}reauthenticate/", {"password": NEWER_PASSWORD}, format="json"
+    )
+    code = totp(setup["secret"], clock.now)
+    assert reauthenticated_client.post(DEACTIVATE, {"code": code}, format="json").status_code == 200
+
+    rows = feed(client, page_size=7)
+
+    assert list(reversed(events(rows))) == [
+        "login.succeeded",  # registration signs in with a key
+        "credential.created",
+        "login.succeeded",  # the phone
+        "credential.created",
+        "login.succeeded",  # the laptop
+        "credential.created",
+        "login.failed",  # five wrong passwords: one row
+        "login.locked",
+        "password.reset",
+        "credential.revoked",  # the reset ended the three keys
+        "login.succeeded",
+        "credential.created",
+        "password.changed",
+        "login.succeeded",
+        "credential.created",
+        "credential.revoked",  # the one revoked by id (TOTP on then had no other to end)
+        "mfa.totp_activated",
+        "mfa.totp_deactivated",
+    ]
+    assert one(rows, "login.failed")["count"] == 5
+    assert one(rows, "login.locked")["count"] == 1
+    reset_revoked = [r for r in rows if r["event"] == "credential.revoked"][-1]
+    assert reset_revoked["details"]["count"] == 3
+    assert reset_revoked["actor"] == "self"
+    assert {r["actor"] for r in rows} == {"self"}
+
+    keys = [signup_key, phone_key, laptop_key, key, other_key]
+    secrets = [
+        PASSWORD,
+        NEW_PASSWORD,
+        NEWER_PASSWORD,
+        WRONG,
+        *keys,
+        *(token_digest(k) for k in keys),
+        confirmation.group("key"),
+        reset.group("token"),
+        setup["secret"],
+        setup["activation_token"],
+        code,
+        *activated.json()["recovery_codes"],
+        typed,
+        typed.lower(),
+        "carol@example.com",
+    ]
+    stored = stored_rows()
+    assert [secret for secret in secrets if secret in stored] == []
+    answered = json.dumps(rows)
+    assert [secret for secret in secrets if secret in answered] == []
+    assert AccountActivity.objects.filter(user=carol).count() == len(rows)
