@@ -405,6 +405,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # The activity feed's enums, named for it rather than for its generic field names.
+    "ENUM_NAME_OVERRIDES": {
+        "ActivityEventEnum": "blogapi.accounts.services.activity.FEED_EVENTS",
+        "ActivityActorEnum": "blogapi.accounts.models.AccountActivity.Actor",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "blogapi.core.schema.add_error_responses",

@@ -19,7 +19,7 @@ from blogapi.accounts.identifiers import (
     validate_login_identifier,
 )
 from blogapi.accounts.models import AccountActivity, User, canonical_email
-from blogapi.accounts.services.activity import FEED, activity_window_end
+from blogapi.accounts.services.activity import FEED_EVENTS, activity_window_end
 from blogapi.accounts.services.credentials import CREDENTIAL_KINDS
 from blogapi.accounts.services.password import (
     BAD_LINK,
@@ -338,7 +338,7 @@ class ReauthenticationRequiredSerializer(serializers.Serializer):
 class ActivityOutputSerializer(serializers.ModelSerializer):
     """One event of the caller's security activity feed (never a secret, never a typed name)."""
 
-    event = serializers.ChoiceField(choices=sorted(FEED), read_only=True)
+    event = serializers.ChoiceField(choices=FEED_EVENTS, read_only=True)
     created_at = serializers.DateTimeField(
         read_only=True, help_text="When it happened; for a counted row, its first occurrence."
     )

@@ -81,6 +81,7 @@ FEED: dict[str, FeedKind] = {
     "account.deletion_requested": FeedKind(),
     "account.deletion_cancelled": FeedKind(),
 }
+FEED_EVENTS = sorted(FEED)
 
 
 def _details(kind: FeedKind, fields: Mapping[str, Any]) -> dict[str, Any]:

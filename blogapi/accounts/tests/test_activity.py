@@ -1,5 +1,6 @@
 """The security activity feed over HTTP: what it keeps, whose it shows, how it stays bounded."""
 
+import io
 import json
 from datetime import timedelta
 from typing import Any
@@ -7,7 +8,6 @@ from typing import Any
 import pytest
 from allauth.mfa.adapter import DefaultMFAAdapter
 from django.contrib.auth.models import Permission
-from django.core import mail
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -18,8 +18,6 @@ from blogapi.accounts.tests.mfa import (
     ACTIVATE,
     Clock,
     Enrolled,
-    enroll,
-    reauthenticated,
     totp,
 )
 from conftest import PASSWORD, login, mailed_link, settings_in_subprocess, token_client
@@ -317,3 +315,221 @@ def test_the_feed_tells_a_whole_account_lifecycle_and_stores_no_secret(
     answered = json.dumps(rows)
     assert [secret for secret in secrets if secret in answered] == []
     assert AccountActivity.objects.filter(user=carol).count() == len(rows)
+
+
+def test_jwt_reuse_is_recorded_as_detected_and_revoked_by_the_system(
+    alice: User, jwt_mode: None, settings: Any
+) -> None:
+    settings.AUTH_JWT_REUSE_GRACE = timedelta(0)
+    signin = APIClient().post(
+        LOGIN, {"username": "alice", "password": PASSWORD, "device": "Work laptop"}, format="json"
+    )
+    first = signin.json()["refresh"]
+    second = APIClient().post(f"{AUTH}token/refresh/", {"refresh": first}, format="json")
+    assert second.status_code == 200
+    assert (
+        APIClient().post(f"{AUTH}token/refresh/", {"refresh": first}, format="json").status_code
+        == 401
+    )
+    other = APIClient().post(LOGIN, {"username": "alice", "password": PASSWORD}, format="json")
+    bearer = APIClient()
+    bearer.credentials(HTTP_AUTHORIZATION=f"Bearer {other.json()['access']}")
+
+    rows = feed(bearer)
+
+    family_id = one(rows, "credential.reuse_detected")["details"]["family_id"]
+    assert one(rows, "credential.reuse_detected")["actor"] == "system"
+    assert one(rows, "credential.revoked")["details"] == {
+        "kind": "jwt",
+        "count": 1,
+        "ids": [family_id],
+    }
+    assert one(rows, "credential.revoked")["actor"] == "system"
+    created = [r for r in rows if r["event"] == "credential.created"]
+    assert created[-1]["details"] == {"kind": "jwt", "family_id": family_id}
+    assert created[-1]["device"] == "Work laptop"
+    assert [r["details"] for r in rows if r["event"] == "login.succeeded"] == [{"via": "jwt"}] * 2
+    assert "credential.refreshed" not in events(rows)  # every few minutes: not in the feed
+    stored = stored_rows()
+    assert first not in stored
+    assert second.json()["refresh"] not in stored
+
+
+# --- Who sees what ----------------------------------------------------------------------------
+
+
+def test_the_feed_is_newest_first_in_cursor_pages(alice: User, clock: Clock) -> None:
+    client = alice_key_client()
+    for _ in range(11):
+        clock.shift(timedelta(minutes=1))
+        login(APIClient(), "alice")  # two rows each
+
+    rows = feed(client, page_size=5)
+
+    assert len(rows) == 24
+    assert len({row["id"] for row in rows}) == 24
+    moments = [(row["created_at"], row["id"]) for row in rows]
+    assert moments == sorted(moments, reverse=True)
+    first = client.get(f"{ACTIVITY}?page_size=5").json()
+    assert first["previous"] is None
+    assert [r["id"] for r in first["results"]] == [r["id"] for r in rows[:5]]
+    assert client.get(f"{ACTIVITY}?cursor=cD1ub3RhZGF0ZQ%3D%3D").status_code == 404
+
+
+def test_each_user_sees_only_their_own_events(alice: User, bob: User) -> None:
+    alice_client = alice_key_client()
+    bob_client = token_client(login(APIClient(), "bob"))
+    wrong_login(APIClient(), "bob")
+
+    alice_rows, bob_rows = feed(alice_client), feed(bob_client)
+
+    assert {r["id"] for r in alice_rows} == set(
+        AccountActivity.objects.filter(user=alice).values_list("pk", flat=True)
+    )
+    assert {r["id"] for r in bob_rows}.isdisjoint({r["id"] for r in alice_rows})
+    assert "login.failed" in events(bob_rows)
+    assert "login.failed" not in events(alice_rows)
+    assert APIClient().get(ACTIVITY).status_code == 401
+    assert alice_client.post(ACTIVITY, {}, format="json").status_code == 405
+    assert alice_client.delete(ACTIVITY).status_code == 405
+
+
+# --- Same transaction ---------------------------------------------------------------------------
+
+
+def test_a_change_that_rolls_back_leaves_no_row(
+    alice: User, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = alice_key_client()
+    login(APIClient(), "alice")  # a second key, which turning TOTP on would end
+    before = AccountActivity.objects.count()
+
+    def mail_server_down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("mail server down")
+
+    # The notice is the last step of the flow's transaction, after the events were reported.
+    monkeypatch.setattr(DefaultMFAAdapter, "send_notification_mail", mail_server_down)
+    setup = client.get(ACTIVATE).json()
+    body = {"activation_token": setup["activation_token"], "code": totp(setup["secret"], clock.now)}
+    with pytest.raises(ConnectionError):
+        client.post(ACTIVATE, body, format="json")
+
+    assert AccountActivity.objects.count() == before
+    assert not AccountActivity.objects.filter(
+        event__in=["mfa.totp_activated", "credential.revoked"]
+    ).exists()
+
+
+# --- Staff --------------------------------------------------------------------------------------
+
+
+def staff_browser(staff: User) -> Client:
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(staff)
+    browser.get(USERS_ADMIN)
+    return browser
+
+
+def test_staff_actions_are_recorded_with_the_staff_actor(
+    user_factory: Any, enrolled: Enrolled
+) -> None:
+    staff = user_factory("root", is_staff=True, is_superuser=True)
+    browser = staff_browser(staff)
+    for action in ("revoke_all_credentials", "remove_mfa"):
+        response = browser.post(
+            USERS_ADMIN,
+            {
+                "action": action,
+                "_selected_action": [enrolled.user.pk],
+                "csrfmiddlewaretoken": browser.cookies["csrftoken"].value,
+            },
+        )
+        assert response.status_code == 302
+
+    staff_rows = AccountActivity.objects.filter(user=enrolled.user, actor="staff")
+    assert sorted(staff_rows.values_list("event", flat=True)) == [
+        "credential.revoked",
+        "mfa.removed_by_staff",
+    ]
+    assert set(staff_rows.values_list("actor_user_id", flat=True)) == {staff.pk}
+    rows = feed(alice_key_client())
+    assert one(rows, "mfa.removed_by_staff")["actor"] == "staff"
+    assert "actor_user_id" not in rows[0]  # the staff member's id stays in the admin
+
+
+def test_staff_see_any_users_activity_in_the_admin_read_only(
+    alice: User, user_factory: Any
+) -> None:
+    alice_key_client()
+    row = AccountActivity.objects.filter(user=alice).first()
+    assert row is not None
+    viewer = user_factory("viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_accountactivityrecord"))
+    browser = staff_browser(viewer)
+
+    listing = browser.get(f"{ACTIVITY_ADMIN}?user__id__exact={alice.pk}")
+    detail = browser.get(f"{ACTIVITY_ADMIN}{row.pk}/change/")
+
+    assert listing.status_code == 200
+    assert b"login.succeeded" in listing.content
+    assert detail.status_code == 200
+    assert b'name="_save"' not in detail.content
+    csrf = browser.cookies["csrftoken"].value
+    assert browser.get(f"{ACTIVITY_ADMIN}add/").status_code == 403
+    assert browser.post(f"{ACTIVITY_ADMIN}{row.pk}/delete/", {"post": "yes"}).status_code == 403
+    edited = browser.post(
+        f"{ACTIVITY_ADMIN}{row.pk}/change/", {"event": "forged", "csrfmiddlewaretoken": csrf}
+    )
+    assert edited.status_code == 403
+    assert AccountActivity.objects.get(pk=row.pk).event == row.event
+    assert Client().get(ACTIVITY_ADMIN).status_code == 302  # to the admin login
+
+
+def test_a_user_with_activity_can_still_be_deleted_in_the_admin(
+    alice: User, user_factory: Any
+) -> None:
+    alice_key_client()
+    Client().post("/api-auth/login/", {"username": "alice", "password": PASSWORD})
+    browser = staff_browser(user_factory("root", is_staff=True, is_superuser=True))
+
+    response = browser.post(
+        f"{USERS_ADMIN}{alice.pk}/delete/",
+        {"post": "yes", "csrfmiddlewaretoken": browser.cookies["csrftoken"].value},
+    )
+
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=alice.pk).exists()
+    # The revocation at deletion reported events after the cascade collected her rows.
+    assert not AccountActivity.objects.filter(user_id=alice.pk).exists()
+    connection.check_constraints()
+
+
+# --- Retention ----------------------------------------------------------------------------------
+
+
+def test_the_purge_deletes_rows_past_the_retention_and_is_idempotent(
+    alice: User, clock: Clock, settings: Any
+) -> None:
+    settings.AUTH_ACTIVITY_RETENTION = timedelta(days=30)
+    alice_key_client()
+    old = set(AccountActivity.objects.values_list("pk", flat=True))
+    clock.shift(timedelta(days=20))
+    wrong_login(APIClient())
+    clock.shift(timedelta(days=11))  # the first rows are 31 days old, the failure 11
+    out = []
+
+    for _ in range(2):
+        call_command("purge_activity", stdout=(buffer := io.StringIO()))
+        out.append(buffer.getvalue())
+
+    assert out == [f"Deleted {len(old)} activity row(s).\n", "Deleted 0 activity row(s).\n"]
+    assert list(AccountActivity.objects.values_list("event", flat=True)) == ["login.failed"]
+
+
+def test_a_bad_retention_refuses_to_start() -> None:
+    result = settings_in_subprocess({"DJANGO_DEBUG": "true", "AUTH_ACTIVITY_RETENTION": "-5"})
+
+    assert result.returncode != 0
+    assert "AUTH_ACTIVITY_RETENTION must be a positive duration" in result.stderr
+    days = settings_in_subprocess({"DJANGO_DEBUG": "true"}, "settings.AUTH_ACTIVITY_RETENTION.days")
+    assert days.stdout.strip() == "180"
