@@ -13,11 +13,12 @@ What a row holds is allow-listed twice: the event (FEED) and, per event, the fie
 (an address, a name) stores no more. A failed sign-in is reported with the account's id alone,
 never with what was typed.
 
-Failed sign-ins, lockouts and wrong codes are aggregated: one row per account, event and
-AGGREGATION_WINDOW, whose `count` grows, so a flood of attempts adds one row an hour at most.
+Failed sign-ins, lockouts and wrong codes (and Basic sign-ins, one per request) are counted:
+one row per account, event and AGGREGATION_WINDOW, whose `count` grows, so a flood of attempts
+adds one row an hour at most.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,6 +48,16 @@ class FeedKind:
 
     fields: tuple[str, ...] = ()
     aggregated: bool = False
+    # Counted per window only when this says so (one of its forms can come in floods).
+    aggregated_if: Callable[[Mapping[str, Any]], bool] | None = None
+
+    def counted(self, fields: Mapping[str, Any]) -> bool:
+        return self.aggregated or (self.aggregated_if is not None and self.aggregated_if(fields))
+
+
+def _basic(fields: Mapping[str, Any]) -> bool:
+    """Basic authentication signs in on every request: counted, not one row per request."""
+    return fields.get("via") == "basic"
 
 
 _CREDENTIAL_IDS = ("token_id", "family_id", "session_id")
@@ -54,7 +65,7 @@ _CREDENTIAL_IDS = ("token_id", "family_id", "session_id")
 # Every event the feed keeps; any other auth event is only logged.
 FEED: dict[str, FeedKind] = {
     # Sign-ins: `via` is the method (token, session, basic, jwt); the row names the device.
-    "login.succeeded": FeedKind(fields=("via",)),
+    "login.succeeded": FeedKind(fields=("via",), aggregated_if=_basic),
     "login.failed": FeedKind(aggregated=True),
     "login.locked": FeedKind(aggregated=True),
     # A right password for an account with a second factor, waiting for the code.
@@ -165,13 +176,16 @@ def activity_record(event: str, fields: Mapping[str, Any]) -> None:
         return
     request = current_request.get()
     actor, actor_user_id = _actor(request, user_id, fields)
-    row = {**_context(request, fields), "actor": actor, "actor_user_id": actor_user_id}
-    if kind.aggregated:
+    row = {
+        **_context(request, fields),
+        "actor": actor,
+        "actor_user_id": actor_user_id,
+        "details": _details(kind, fields),
+    }
+    if kind.counted(fields):
         _count(user_id=user_id, event=event, row=row)
     else:
-        AccountActivity.objects.create(
-            user_id=user_id, event=event, details=_details(kind, fields), **row
-        )
+        AccountActivity.objects.create(user_id=user_id, event=event, **row)
 
 
 def activity_window_end(row: AccountActivity) -> datetime | None:

@@ -20,6 +20,8 @@ from blogapi.accounts.tests.mfa import (
     Enrolled,
     totp,
 )
+from blogapi.accounts.tests.test_authentication import basic, basic_enabled  # noqa: F401
+from blogapi.accounts.tests.test_races import all_at_once, post_json
 from conftest import PASSWORD, login, mailed_link, settings_in_subprocess, token_client
 
 AUTH = "/api/v1/dj-rest-auth/"
@@ -533,3 +535,30 @@ def test_a_bad_retention_refuses_to_start() -> None:
     assert "AUTH_ACTIVITY_RETENTION must be a positive duration" in result.stderr
     days = settings_in_subprocess({"DJANGO_DEBUG": "true"}, "settings.AUTH_ACTIVITY_RETENTION.days")
     assert days.stdout.strip() == "180"
+
+
+# --- Races ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_failures_count_in_one_row(live_server: Any, alice: User, rates: Any) -> None:
+    rates(login_failures="1000/300", login_ip="1000/60")
+    url = f"{live_server.url}{LOGIN}"
+    body = {"username": "alice", "password": WRONG}
+
+    answers = all_at_once([lambda: post_json(url, body) for _ in range(8)])
+
+    assert [status for status, _ in answers] == [400] * 8
+    assert list(AccountActivity.objects.values_list("event", "count")) == [("login.failed", 8)]
+
+
+@pytest.mark.usefixtures("basic_enabled")
+def test_basic_sign_ins_are_counted_not_one_row_per_request(alice: User) -> None:
+    client = APIClient(HTTP_AUTHORIZATION=basic("alice", PASSWORD))
+    for _ in range(30):
+        assert client.get(ACTIVITY).status_code == 200
+
+    row = one(feed(client), "login.succeeded")
+    assert row["count"] == 31  # and the feed's own request
+    assert row["details"] == {"via": "basic"}
+    assert AccountActivity.objects.count() == 1
