@@ -20,6 +20,7 @@ EXPECTED_PATHS = {
     "/api/v1/dj-rest-auth/logout/",
     "/api/v1/dj-rest-auth/csrf/",
     "/api/v1/dj-rest-auth/logout-all/",
+    "/api/v1/dj-rest-auth/activity/",
     "/api/v1/dj-rest-auth/tokens/",
     "/api/v1/dj-rest-auth/tokens/{credential_id}/",
     "/api/v1/dj-rest-auth/mfa/status/",
