@@ -21,7 +21,6 @@ from blogapi.accounts.models import (
     password_hash_changed,
     user_deactivated,
 )
-from blogapi.accounts.services.activity import activity_forget_user
 from blogapi.accounts.services.credentials import (
     BrowserSessions,
     credentials_revoke_all,
@@ -79,12 +78,6 @@ def credentials_revoke_on_deactivation(sender: Any, user: User, **kwargs: Any) -
 def credentials_revoke_on_deletion(sender: Any, instance: User, **kwargs: Any) -> None:
     """Before the cascade: browser sessions live in the session store, out of its reach."""
     credentials_revoke_all(user=instance)
-
-
-@receiver(post_delete, sender=User)
-def activity_forget_deleted_user(sender: Any, instance: User, **kwargs: Any) -> None:
-    """The revocation above writes feed rows after the cascade collected the user's: they go too."""
-    activity_forget_user(user_id=instance.pk)
 
 
 @receiver(post_delete, sender=DeviceToken)

@@ -203,8 +203,3 @@ def activity_purge_expired() -> int:
     cutoff = timezone.now() - settings.AUTH_ACTIVITY_RETENTION
     deleted, _ = AccountActivity.objects.filter(created_at__lt=cutoff).delete()
     return deleted
-
-
-def activity_forget_user(*, user_id: int) -> None:
-    """Rows written while their user was being deleted (its credentials' revocation)."""
-    AccountActivity.objects.filter(user_id=user_id).delete()

@@ -501,7 +501,7 @@ def test_a_user_with_activity_can_still_be_deleted_in_the_admin(
 
     assert response.status_code == 302
     assert not User.objects.filter(pk=alice.pk).exists()
-    # The revocation at deletion reported events after the cascade collected her rows.
+    # Her credentials' revocation at deletion reported events too: they went with her.
     assert not AccountActivity.objects.filter(user_id=alice.pk).exists()
     connection.check_constraints()
 
