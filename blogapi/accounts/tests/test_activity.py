@@ -459,6 +459,36 @@ def test_staff_actions_are_recorded_with_the_staff_actor(
     assert "actor_user_id" not in rows[0]  # the staff member's id stays in the admin
 
 
+def test_a_password_set_by_staff_is_recorded_as_theirs_and_a_command_as_the_systems(
+    alice: User, user_factory: Any
+) -> None:
+    staff = user_factory("root", is_staff=True, is_superuser=True)
+    login(APIClient(), "alice")
+    browser = staff_browser(staff)
+
+    response = browser.post(
+        f"{USERS_ADMIN}{alice.pk}/password/",
+        {
+            "password1": NEW_PASSWORD,
+            "password2": NEW_PASSWORD,
+            "usable_password": "true",
+            "csrfmiddlewaretoken": browser.cookies["csrftoken"].value,
+        },
+    )
+    assert response.status_code == 302, response.content
+    user = User.objects.get(pk=alice.pk)
+    user.set_password(NEWER_PASSWORD)
+    user.save()  # a script, a shell: no request
+
+    changes = AccountActivity.objects.filter(user=alice, event="password.changed")
+    assert list(changes.order_by("id").values_list("actor", "actor_user_id")) == [
+        ("staff", staff.pk),
+        ("system", None),
+    ]
+    revoked = AccountActivity.objects.get(user=alice, event="credential.revoked")
+    assert (revoked.actor, revoked.details["count"]) == ("staff", 1)
+
+
 def test_staff_see_any_users_activity_in_the_admin_read_only(
     alice: User, user_factory: Any
 ) -> None:
