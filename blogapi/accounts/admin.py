@@ -15,7 +15,8 @@ from django.contrib.auth.views import PasswordChangeView
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
+from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_variables
 
 from blogapi.accounts.forms import StockAdminLoginForm
@@ -63,6 +64,16 @@ class UserSessionInline(admin.TabularInline):
 class UserAdmin(BaseUserAdmin):
     inlines = (DeviceTokenInline, RefreshFamilyInline, UserSessionInline)
     actions = ("revoke_all_credentials", "remove_mfa")
+    fieldsets = (*(BaseUserAdmin.fieldsets or ()), ("Security", {"fields": ("security_activity",)}))
+    readonly_fields = ("security_activity",)
+
+    @admin.display(description="Security activity")
+    def security_activity(self, user: User) -> str:
+        """A link to the user's rows of the activity feed (its own read-only admin)."""
+        url = reverse("admin:accounts_accountactivityrecord_changelist")
+        return format_html(
+            '<a href="{}?user__id__exact={}">Sign-ins, failures, changes</a>', url, user.pk
+        )
 
     @admin.action(
         description="Revoke all tokens and sessions of the selected users", permissions=("change",)

@@ -492,18 +492,28 @@ def test_a_password_set_by_staff_is_recorded_as_theirs_and_a_command_as_the_syst
 def test_staff_see_any_users_activity_in_the_admin_read_only(
     alice: User, user_factory: Any
 ) -> None:
+    user_factory("bobby")
     alice_key_client()
+    wrong_login(APIClient(), "bobby")
     row = AccountActivity.objects.filter(user=alice).first()
     assert row is not None
     viewer = user_factory("viewer", is_staff=True)
-    viewer.user_permissions.add(Permission.objects.get(codename="view_accountactivityrecord"))
+    viewer.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_accountactivityrecord", "view_user"])
+    )
     browser = staff_browser(viewer)
+    user_page = browser.get(f"{USERS_ADMIN}{alice.pk}/change/")
+    link = f"{ACTIVITY_ADMIN}?user__id__exact={alice.pk}"
 
-    listing = browser.get(f"{ACTIVITY_ADMIN}?user__id__exact={alice.pk}")
+    listing = browser.get(link)
     detail = browser.get(f"{ACTIVITY_ADMIN}{row.pk}/change/")
 
+    assert link.encode() in user_page.content
     assert listing.status_code == 200
     assert b"login.succeeded" in listing.content
+    assert b'field-user nowrap">alice<' in listing.content
+    assert b'field-user nowrap">bobby<' not in listing.content
+    assert b'field-user nowrap">bobby<' in browser.get(ACTIVITY_ADMIN).content
     assert detail.status_code == 200
     assert b'name="_save"' not in detail.content
     csrf = browser.cookies["csrftoken"].value
