@@ -96,6 +96,8 @@ MIDDLEWARE = [
     "blogapi.core.middleware.ContentLengthMiddleware",
     # It times everything below and logs the final status (blogapi.core.logging).
     "blogapi.core.logging.RequestLogMiddleware",
+    # The request being served, for the activity feed's context (client IP, user agent, actor).
+    "blogapi.core.request_context.CurrentRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy on every response, early answers included (CONTENT_SECURITY_POLICY).
     "csp.middleware.CSPMiddleware",
@@ -303,6 +305,9 @@ AUTH_CREDENTIAL_CACHE_TTL = env_duration(env, "AUTH_CREDENTIAL_CACHE_TTL", timed
 # version every post write replaces; the version lives this long, which bounds how stale an
 # answer can be after a write made while Redis was unreachable. Whole seconds.
 POSTS_CACHE_TTL = env_duration(env, "POSTS_CACHE_TTL", timedelta(seconds=5))
+# The security activity feed (blogapi.accounts.services.activity) keeps each row this long;
+# `manage.py purge_activity` (daily, cron) deletes older ones.
+AUTH_ACTIVITY_RETENTION = env_duration(env, "AUTH_ACTIVITY_RETENTION", timedelta(days=180))
 
 # JWT sign-in (blogapi.accounts.jwt, README "JWT sign-in"): off by default, the book's opaque keys.
 # Access tokens are short JWTs; refresh tokens are random secrets of a family that rotates at
@@ -447,6 +452,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # The activity feed's enums, named for it rather than for its generic field names.
+    "ENUM_NAME_OVERRIDES": {
+        "ActivityEventEnum": "blogapi.accounts.services.activity.FEED_EVENTS",
+        "ActivityActorEnum": "blogapi.accounts.models.AccountActivity.Actor",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "blogapi.core.schema.add_error_responses",

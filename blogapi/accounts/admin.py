@@ -1,4 +1,5 @@
-"""Admin for users, their device tokens and JWT sign-ins (no secret is ever stored or shown).
+"""Admin for users, their device tokens and JWT sign-ins (no secret is ever stored or shown),
+and every account's security activity feed, read-only.
 
 Also the admin's own "change password" page, with the old password under the login limits.
 """
@@ -14,11 +15,12 @@ from django.contrib.auth.views import PasswordChangeView
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
+from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_variables
 
 from blogapi.accounts.forms import StockAdminLoginForm
-from blogapi.accounts.models import DeviceToken, RefreshFamily, User
+from blogapi.accounts.models import AccountActivityRecord, DeviceToken, RefreshFamily, User
 from blogapi.accounts.services.credentials import credentials_revoke_all
 from blogapi.accounts.services.mfa import mfa_factors_remove
 from blogapi.accounts.services.password import password_check
@@ -62,6 +64,16 @@ class UserSessionInline(admin.TabularInline):
 class UserAdmin(BaseUserAdmin):
     inlines = (DeviceTokenInline, RefreshFamilyInline, UserSessionInline)
     actions = ("revoke_all_credentials", "remove_mfa")
+    fieldsets = (*(BaseUserAdmin.fieldsets or ()), ("Security", {"fields": ("security_activity",)}))
+    readonly_fields = ("security_activity",)
+
+    @admin.display(description="Security activity")
+    def security_activity(self, user: User) -> str:
+        """A link to the user's rows of the activity feed (its own read-only admin)."""
+        url = reverse("admin:accounts_accountactivityrecord_changelist")
+        return format_html(
+            '<a href="{}?user__id__exact={}">Sign-ins, failures, changes</a>', url, user.pk
+        )
 
     @admin.action(
         description="Revoke all tokens and sessions of the selected users", permissions=("change",)
@@ -104,6 +116,43 @@ class DeviceTokenAdmin(admin.ModelAdmin):
 @admin.register(RefreshFamily)
 class RefreshFamilyAdmin(DeviceTokenAdmin):
     """JWT sign-ins: `last used` is the last refresh; the refresh token's digest is not shown."""
+
+
+@admin.register(AccountActivityRecord)
+class AccountActivityAdmin(admin.ModelAdmin):
+    """Any user's security activity, read-only: no add, change or delete (the feed is
+    append-only; AUTH_ACTIVITY_RETENTION and `purge_activity` bound it). Filter by user with
+    the search box or `?user__id__exact=<id>`."""
+
+    list_display = ("created_at", "user", "event", "count", "ip", "device", "actor")
+    list_select_related = ("user",)
+    list_filter = ("event", "actor")
+    search_fields = ("user__username",)
+    fields = (
+        "user",
+        "event",
+        "created_at",
+        "window_start",
+        "count",
+        "ip",
+        "user_agent",
+        "device",
+        "actor",
+        "actor_user_id",
+        "details",
+    )
+    readonly_fields = fields
+    ordering = ("-created_at", "-id")
+    show_full_result_count = False  # no COUNT(*) over a large table on every page
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class RateLimitedPasswordChangeForm(AdminPasswordChangeForm):

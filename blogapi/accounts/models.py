@@ -354,3 +354,63 @@ class WebAuthnChallenge(models.Model):
 
     def __str__(self) -> str:
         return f"WebAuthn {self.purpose} of {self.user_id}"
+
+
+class AccountActivity(models.Model):
+    """One security event of an account, or (aggregated kinds) every one of a kind in a window.
+
+    Append-only: rows are inserted by blogapi.accounts.services.activity and deleted only by the
+    retention purge or with their user; the one update is an aggregated row's `count`.
+    """
+
+    class Actor(models.TextChoices):
+        SELF = "self", "the account's owner (or the party signing in)"
+        STAFF = "staff", "a staff member"
+        SYSTEM = "system", "the system"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="activity"
+    )
+    event = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Aggregated kinds only: the start of the window this row counts (one row per window).
+    window_start = models.DateTimeField(null=True, blank=True)
+    count = models.PositiveIntegerField(default=1)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=256, blank=True)
+    device = models.CharField(max_length=100, blank=True)
+    actor = models.CharField(max_length=8, choices=Actor.choices, default=Actor.SELF)
+    # The staff member's id; not a foreign key: the record outlives the staff account.
+    actor_user_id = models.PositiveBigIntegerField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name_plural = "account activity"
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="activity_user_newest"),
+            models.Index(fields=["created_at"], name="activity_created_at"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "event", "window_start"],
+                condition=models.Q(window_start__isnull=False),
+                name="activity_one_row_per_window",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} of {self.user_id}"
+
+
+class AccountActivityRecord(AccountActivity):
+    """The admin's read-only view of the feed.
+
+    A proxy because the admin checks the delete permission of every related row registered
+    under its concrete model before it deletes a user: registered as itself, a feed the admin
+    may never delete would forbid deleting any user who ever signed in.
+    """
+
+    class Meta:
+        proxy = True
+        verbose_name = "account activity"
+        verbose_name_plural = "account activity"

@@ -365,3 +365,52 @@ PASSKEY_REQUEST_EXAMPLES = [
         },
     ),
 ]
+
+ACTIVITY_LIST_EXAMPLES = [
+    _response(
+        200,
+        "A sign-in, failed attempts, a revocation",
+        {
+            "next": "https://api.example.com/api/v1/dj-rest-auth/activity/?cursor=cD0yMDI2",
+            "previous": None,
+            "results": [
+                {
+                    "id": 42,
+                    "event": "login.succeeded",
+                    "created_at": "2026-11-27T19:40:00Z",
+                    "count": 1,
+                    "window_end": None,
+                    "ip": "203.0.113.5",
+                    "user_agent": "BlogApp/2.1 (iOS 17)",
+                    "device": "Alice's phone",
+                    "actor": "self",
+                    "details": {"via": "token"},
+                },
+                {
+                    "id": 41,
+                    "event": "login.failed",
+                    "created_at": "2026-11-27T19:02:13Z",
+                    "count": 37,
+                    "window_end": "2026-11-27T20:00:00Z",
+                    "ip": "198.51.100.23",
+                    "user_agent": "python-requests/2.32",
+                    "device": "python-requests/2.32",
+                    "actor": "self",
+                    "details": {},
+                },
+                {
+                    "id": 40,
+                    "event": "credential.revoked",
+                    "created_at": "2026-11-26T08:00:00Z",
+                    "count": 1,
+                    "window_end": None,
+                    "ip": "192.0.2.10",
+                    "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Firefox/133.0",
+                    "device": "Firefox on Linux",
+                    "actor": "staff",
+                    "details": {"kind": "token", "count": 2, "ids": [7, 9]},
+                },
+            ],
+        },
+    ),
+]

@@ -7,6 +7,7 @@ from allauth.account.adapter import get_adapter
 from dj_rest_auth import serializers as rest_auth_serializers
 from dj_rest_auth.registration.serializers import RegisterSerializer
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from blogapi.accounts.identifiers import (
@@ -17,7 +18,8 @@ from blogapi.accounts.identifiers import (
     validate_email_length,
     validate_login_identifier,
 )
-from blogapi.accounts.models import User, canonical_email
+from blogapi.accounts.models import AccountActivity, User, canonical_email
+from blogapi.accounts.services.activity import FEED_EVENTS, activity_window_end
 from blogapi.accounts.services.credentials import CREDENTIAL_KINDS
 from blogapi.accounts.services.password import (
     BAD_LINK,
@@ -467,3 +469,60 @@ class PasskeyLoginInputSerializer(serializers.Serializer):
         max_length=100,
         help_text="A name for this device, shown in the token list; default: from User-Agent.",
     )
+
+
+class ActivityOutputSerializer(serializers.ModelSerializer):
+    """One event of the caller's security activity feed (never a secret, never a typed name)."""
+
+    event = serializers.ChoiceField(choices=FEED_EVENTS, read_only=True)
+    created_at = serializers.DateTimeField(
+        read_only=True, help_text="When it happened; for a counted row, its first occurrence."
+    )
+    count = serializers.IntegerField(
+        read_only=True,
+        help_text=(
+            "How many times: 1, except for failed sign-ins, lockouts and wrong codes, counted in "
+            "one row per hour."
+        ),
+    )
+    window_end = serializers.SerializerMethodField(
+        help_text="For a counted row, when its hour ends; else null."
+    )
+    ip = serializers.IPAddressField(read_only=True, allow_null=True)
+    actor = serializers.ChoiceField(
+        choices=AccountActivity.Actor.choices,
+        read_only=True,
+        help_text=(
+            "Who acted: `self` (you, or whoever signed in or tried to), `staff` (an administrator)"
+            " or `system` (the server: a stolen refresh token detected, an idle session ended, "
+            "a management command)."
+        ),
+    )
+    details = serializers.DictField(
+        read_only=True,
+        help_text=(
+            "Per event: `via` (sign-in method: token, session, basic, jwt); `kind` and "
+            "`token_id`/`family_id`/`session_id` (a credential, as in tokens/ ids "
+            "`<kind>-<id>`); `count` and `ids` (credentials revoked); `left` (recovery codes)."
+        ),
+    )
+
+    class Meta:
+        model = AccountActivity
+        fields = (
+            "id",
+            "event",
+            "created_at",
+            "count",
+            "window_end",
+            "ip",
+            "user_agent",
+            "device",
+            "actor",
+            "details",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
+    def get_window_end(self, row: AccountActivity) -> Any:
+        return activity_window_end(row)

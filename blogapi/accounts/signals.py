@@ -38,7 +38,8 @@ def auth_event_on_login(
     sender: Any, request: HttpRequest | None, user: User, **kwargs: Any
 ) -> None:
     """Every sign-in (admin, /api-auth/, browsable API, token issued, Basic), once per request."""
-    login_succeeded(request=request, user=user, via=kwargs.get("via", BrowserSessions.name))
+    via = kwargs.get("via", BrowserSessions.name)
+    login_succeeded(request=request, user=user, via=via, label=kwargs.get("label"))
 
 
 @receiver(user_logged_in)
@@ -49,8 +50,8 @@ def user_session_on_login(
     if kwargs.get("via", BrowserSessions.name) != BrowserSessions.name:
         return  # a token or a Basic request: no session was signed in
     if request is not None and hasattr(request, "session"):
-        user_session_record(request=request, user=user)
-        auth_event("credential.created", kind="session", user_id=user.pk)
+        record = user_session_record(request=request, user=user)
+        auth_event("credential.created", kind="session", user_id=user.pk, session_id=record.pk)
 
 
 @receiver(user_login_failed)

@@ -101,6 +101,7 @@ urlpatterns = [
     ),
     path("dj-rest-auth/email/", views.EmailAddressView.as_view(), name="email"),
     path("dj-rest-auth/tokens/", views.CredentialListView.as_view(), name="credential-list"),
+    path("dj-rest-auth/activity/", views.ActivityListView.as_view(), name="activity-list"),
     path(
         "dj-rest-auth/tokens/<str:credential_id>/",
         views.CredentialRevokeView.as_view(),

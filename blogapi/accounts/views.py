@@ -35,6 +35,7 @@ from blogapi.accounts.identifiers import username_taken
 from blogapi.accounts.jwt_cookies import jwt_cookies_clear, jwt_cookies_set, refresh_cookie_name
 from blogapi.accounts.models import User
 from blogapi.accounts.schema import (
+    ACTIVITY_LIST_EXAMPLES,
     CREDENTIAL_LIST_EXAMPLES,
     CSRF_TOKEN_EXAMPLES,
     EMAIL_ADDRESS_LIST_EXAMPLES,
@@ -53,6 +54,7 @@ from blogapi.accounts.schema import (
     SignedInSerializer,
 )
 from blogapi.accounts.serializers import (
+    ActivityOutputSerializer,
     CredentialOutputSerializer,
     EmailAddressOutputSerializer,
     EmailChangeInputSerializer,
@@ -67,6 +69,7 @@ from blogapi.accounts.serializers import (
     VerifyEmailInputSerializer,
     email_verification_is_mandatory,
 )
+from blogapi.accounts.services.activity import activity_list_for_user
 from blogapi.accounts.services.credentials import (
     credential_in_use,
     credential_list_for_user,
@@ -95,7 +98,7 @@ from blogapi.accounts.services.signup import (
     user_signup_complete,
 )
 from blogapi.core import ratelimit
-from blogapi.core.pagination import OldestIdFirstCursorPagination
+from blogapi.core.pagination import NewestFirstCursorPagination, OldestIdFirstCursorPagination
 from blogapi.core.schema import READS_CREDENTIALS
 
 
@@ -438,6 +441,17 @@ class CredentialListView(APIView):
             current=credential_in_use(request),
         )
         return Response(CredentialOutputSerializer(credentials, many=True).data)
+
+
+@extend_schema_view(get=extend_schema(examples=ACTIVITY_LIST_EXAMPLES))
+class ActivityListView(generics.ListAPIView):
+    """The caller's own security activity feed, newest first (cursor pages)."""
+
+    serializer_class = ActivityOutputSerializer
+    pagination_class = NewestFirstCursorPagination
+
+    def get_queryset(self) -> Any:
+        return activity_list_for_user(user=self.request.user)  # type: ignore[arg-type]
 
 
 class CredentialRevokeView(APIView):

@@ -103,6 +103,12 @@ def _errors_for(method: str, path: str, operation: dict[str, Any]) -> dict[str, 
         ),
         # Checked on the declared Content-Length of every request, before any view runs.
         "413": _json(ERROR, "Body over 1 MiB."),
+        # gunicorn's own limit (limit_request_line), checked before the application sees the
+        # request, so its answer is gunicorn's HTML page, not our JSON.
+        "414": {
+            "description": "Request line (method, path and query string) over 4094 bytes.",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
     }
     if "requestBody" in operation:
         errors["400"] = _json(

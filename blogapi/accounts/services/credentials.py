@@ -175,6 +175,7 @@ class BrowserSessions(CredentialKind):
                 self,
                 UserSession.objects.filter(pk__in=[s.record.pk for s in idle]),
                 user_id=user.pk,
+                actor="system",  # ended for idleness, not by anyone
             )
         return [
             Credential(
@@ -209,14 +210,21 @@ CREDENTIAL_KINDS: dict[str, CredentialKind] = {
 }
 
 
-def _revoke(kind: CredentialKind, rows: models.QuerySet[Any], *, user_id: int | None) -> int:
-    """End `rows` of `kind` and log `credential.revoked` if there were any.
+def _revoke(
+    kind: CredentialKind, rows: models.QuerySet[Any], *, user_id: int | None, **extra: Any
+) -> int:
+    """End `rows` of `kind` and log `credential.revoked` (which ones) if there were any.
 
     No transaction of its own (a savepoint costs two round trips): a token ends in one DELETE,
     and a session record left without its session is purged when the sessions are listed.
+    The ids are read first so that the event names exactly the rows ended; `extra` may name
+    the actor (`actor="system"`).
     """
-    count = kind.end(rows)
-    credentials_revoked(kind=kind.name, count=count, user_id=user_id)
+    ids = list(rows.values_list("pk", flat=True))
+    if not ids:
+        return 0
+    count = kind.end(rows.filter(pk__in=ids))
+    credentials_revoked(kind=kind.name, count=count, user_id=user_id, ids=ids, **extra)
     return count
 
 
@@ -259,7 +267,7 @@ def browser_session_end_idle(*, request: HttpRequest) -> None:
     ref = sessions.in_use(request)
     if ref is not None:
         rows = sessions.rows().filter(**{sessions.key_field: ref.key})
-        _revoke(sessions, rows, user_id=request.user.pk)
+        _revoke(sessions, rows, user_id=request.user.pk, actor="system")
     logout(request)
 
 
@@ -272,15 +280,18 @@ def credentials_in_use_revoke(*, request: HttpRequest) -> None:
     logout(request)
 
 
-def sign_in_announce(*, request: HttpRequest, user: User, via: str) -> None:
+def sign_in_announce(
+    *, request: HttpRequest, user: User, via: str, label: str | None = None
+) -> None:
     """Announce a sign-in that Django's login() did not: a token issued, a Basic request.
 
     Django's user_logged_in, as login() sends it for sessions, so that every sign-in has the same
     effects: Django's update_last_login (which kills the reset links mailed before it: Django's
     reset tokens embed last_login) and our receivers (the `login.succeeded` event). `via` names
-    the credential (`token`, `basic`); login() sends none, which means a session.
+    the credential (`token`, `basic`); login() sends none, which means a session. `label` is
+    the device label the sign-in asked for, if any.
     """
-    user_logged_in.send(sender=type(user), request=request, user=user, via=via)
+    user_logged_in.send(sender=type(user), request=request, user=user, via=via, label=label)
 
 
 @dataclass(frozen=True)
@@ -296,10 +307,12 @@ def device_token_create(
     *, user: User, request: HttpRequest, label: str | None = None
 ) -> IssuedToken:
     """Sign in with a new token for this device; beyond the cap the least recently used go."""
-    sign_in_announce(request=request, user=user, via=DeviceTokens.name)
+    sign_in_announce(request=request, user=user, via=DeviceTokens.name, label=label)
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = DEVICE_TOKENS.create(user=user, request=request, digest=token_digest(key), label=label)
-    auth_event("credential.created", kind="token", user_id=user.pk, token_id=token.pk)
+    auth_event(
+        "credential.created", kind="token", user_id=user.pk, token_id=token.pk, label=token.label
+    )
     return IssuedToken(token=token, key=key)
 
 
@@ -315,7 +328,7 @@ def device_token_purge_expired() -> int:
     return DEVICE_TOKENS.purge_expired()
 
 
-def user_session_record(*, request: HttpRequest, user: User) -> None:
+def user_session_record(*, request: HttpRequest, user: User) -> UserSession:
     """List the request's browser session after a login or password change (create or refresh).
 
     Every session must be listed, or logout-all could not end it; allauth's create_from_request
@@ -323,7 +336,7 @@ def user_session_record(*, request: HttpRequest, user: User) -> None:
     """
     if not request.session.session_key:
         request.session.save()
-    UserSession.objects.update_or_create(
+    record, _ = UserSession.objects.update_or_create(
         session_key=request.session.session_key,
         defaults={
             "user": user,
@@ -332,3 +345,4 @@ def user_session_record(*, request: HttpRequest, user: User) -> None:
             "last_seen_at": timezone.now(),
         },
     )
+    return record

@@ -60,12 +60,14 @@ def _new_refresh_token() -> str:
 @transaction.atomic
 def jwt_family_start(*, user: User, request: HttpRequest, label: str | None = None) -> IssuedJwt:
     """Sign in with a new family; beyond the cap the user's least recently used go."""
-    sign_in_announce(request=request, user=user, via="jwt")
+    sign_in_announce(request=request, user=user, via="jwt", label=label)
     refresh = _new_refresh_token()
     family = JWT_FAMILIES.create(
         user=user, request=request, digest=token_digest(refresh), label=label
     )
-    auth_event("credential.created", kind="jwt", user_id=user.pk, family_id=family.pk)
+    auth_event(
+        "credential.created", kind="jwt", user_id=user.pk, family_id=family.pk, label=family.label
+    )
     return _issue(family, refresh, family.created_at)
 
 
@@ -116,8 +118,14 @@ def _reuse_detected(family: RefreshFamily, request: HttpRequest) -> None:
     if not deleted:  # revoked meanwhile: reported once
         return
     user = User.objects.get(pk=family.user_id)
-    auth_event("credential.reuse_detected", kind="jwt", user_id=user.pk, family_id=family.pk)
-    credentials_revoked(kind="jwt", count=1, user_id=user.pk)
+    auth_event(
+        "credential.reuse_detected",
+        kind="jwt",
+        user_id=user.pk,
+        family_id=family.pk,
+        actor="system",  # detected and ended by the server, not asked for by anyone
+    )
+    credentials_revoked(kind="jwt", count=1, user_id=user.pk, ids=[family.pk], actor="system")
     # The mail backend hands the notice over only once this transaction commits.
     get_adapter(request).send_notification_mail("account/email/refresh_token_reused", user)
 

@@ -20,6 +20,7 @@ EXPECTED_PATHS = {
     "/api/v1/dj-rest-auth/logout/",
     "/api/v1/dj-rest-auth/csrf/",
     "/api/v1/dj-rest-auth/logout-all/",
+    "/api/v1/dj-rest-auth/activity/",
     "/api/v1/dj-rest-auth/tokens/",
     "/api/v1/dj-rest-auth/tokens/{credential_id}/",
     "/api/v1/dj-rest-auth/email/",
@@ -99,7 +100,8 @@ def test_every_operation_documents_the_shared_errors_and_their_headers(
     for method, path, operation in operations:
         responses = operation["responses"]
         where = f"{method.upper()} {path}"
-        assert {"400", "405", "413"} <= set(responses), where
+        assert {"400", "405", "413", "414"} <= set(responses), where
+        assert list(responses["414"]["content"]) == ["text/html"], where  # gunicorn's page
         assert responses["405"]["headers"]["Allow"]["required"], where
         if path in ("/healthz", "/readyz"):
             continue  # no credentials read, no rate limit: see the probes' own test

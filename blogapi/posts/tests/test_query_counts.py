@@ -24,7 +24,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from blogapi.accounts import credential_cache
-from blogapi.accounts.models import DeviceToken, User, token_digest
+from blogapi.accounts.models import AccountActivity, DeviceToken, User, token_digest
 from blogapi.core.models import RateLimitBucket
 from blogapi.posts import read_cache
 from blogapi.posts.models import Post
@@ -37,7 +37,7 @@ CONFIRM_LINK = r"/registration/account-confirm-email/(?P<key>[^/\s]+)/"
 
 @dataclass
 class World:
-    """alice signed in with a token, and `size` posts, users and extra tokens of hers."""
+    """alice signed in with a token, and `size` posts, users, extra tokens and feed rows of hers."""
 
     size: int
     alice: User
@@ -66,6 +66,9 @@ def world(request: pytest.FixtureRequest, alice: User, bob: User) -> World:
         for n in range(size)
     )
     browser_sessions_create(alice, size)
+    AccountActivity.objects.bulk_create(
+        AccountActivity(user=alice, event="login.succeeded") for _ in range(size)
+    )
     return World(
         size=size,
         alice=alice,
@@ -146,6 +149,8 @@ CHANGE = {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password
 # Endpoint: (the request, or how to prepare it; the most queries it may take at any size).
 # Deleting tokens reads their rows first (their cached entries go with them: a post_delete
 # receiver), and the password hash, kept out of the token lookup, is read where it is needed.
+# Each event the activity feed keeps is one INSERT in the flow's transaction, and a revocation
+# reads the ids of the credentials it ends first (the feed names them).
 CASES: dict[str, tuple[Call | Callable[[World], Call], int]] = {
     "post create": (Call("post", "/api/v1/", {"title": "New", "body": "Text"}), 2),
     "post update": (Call("patch", "/api/v1/{post}/", {"title": "Edited"}), 3),
@@ -155,19 +160,21 @@ CASES: dict[str, tuple[Call | Callable[[World], Call], int]] = {
     "user detail": (Call("get", "/api/v1/users/{alice}/"), 2),
     "own details": (Call("get", f"{AUTH}user/"), 1),
     "tokens list": (Call("get", f"{AUTH}tokens/"), 6),
-    "token revoke": (Call("delete", f"{AUTH}tokens/token-{{token}}/"), 3),
-    "logout": (Call("post", f"{AUTH}logout/"), 3),
-    "logout everywhere": (Call("post", f"{AUTH}logout-all/"), 9),
+    "activity feed": (Call("get", f"{AUTH}activity/"), 2),
+    "activity feed, next page": (lambda w: next_page(w, f"{AUTH}activity/"), 2),
+    "token revoke": (Call("delete", f"{AUTH}tokens/token-{{token}}/"), 5),
+    "logout": (Call("post", f"{AUTH}logout/"), 5),
+    "logout everywhere": (Call("post", f"{AUTH}logout-all/"), 13),
     # A sign-in saves last_login (Django's update_last_login, in User.save()'s savepoint):
     # that kills the reset links mailed before it.
-    "login": (Call("post", f"{AUTH}login/", {"username": "alice", "password": PASSWORD}, True), 16),
-    "registration": (Call("post", REGISTER, SIGNUP | {"password2": PASSWORD}, True), 24),
-    "password change": (Call("post", f"{AUTH}password/change/", CHANGE), 20),
+    "login": (Call("post", f"{AUTH}login/", {"username": "alice", "password": PASSWORD}, True), 17),
+    "registration": (Call("post", REGISTER, SIGNUP | {"password2": PASSWORD}, True), 26),
+    "password change": (Call("post", f"{AUTH}password/change/", CHANGE), 25),
     "password reset": (
         Call("post", f"{AUTH}password/reset/", {"email": "alice@example.com"}, True),
         5,
     ),
-    "password reset confirm": (password_reset_confirm, 19),
+    "password reset confirm": (password_reset_confirm, 24),
     "verify e-mail": (verify_email, 11),
     "resend e-mail": (resend_email, 6),
 }
