@@ -324,3 +324,22 @@ class Reauthentication(models.Model):
 
     def __str__(self) -> str:
         return f"Reauthentication of {self.user_id}"
+
+
+class AccountDeletion(models.Model):
+    """An account its owner asked to erase: `purge_deleted_accounts` erases it from `erase_at` on.
+
+    Any sign-in before then deletes this row, which cancels the erasure (blogapi.accounts.signals).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="deletion",
+    )
+    requested_at = models.DateTimeField()
+    erase_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"Deletion of {self.user_id} at {self.erase_at:%Y-%m-%d %H:%M}"
