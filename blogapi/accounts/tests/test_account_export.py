@@ -29,7 +29,7 @@ def posts_of(user: User, count: int) -> list[Post]:
 def exported(client: APIClient) -> tuple[Any, dict[str, Any]]:
     response = client.get(EXPORT)
     assert response.status_code == 200, response.content
-    return response, json.loads(b"".join(response.streaming_content))
+    return response, json.loads(b"".join(response))
 
 
 def test_the_export_needs_a_reauthentication(alice: User) -> None:
@@ -126,7 +126,7 @@ def test_no_secret_of_the_account_is_in_the_document(alice: User) -> None:
     alice.refresh_from_db()
 
     response = reauthenticated(token_client(key)).get(EXPORT)
-    text = b"".join(response.streaming_content).decode()
+    text = b"".join(response).decode()
 
     assert key not in text
     assert alice.password not in text
@@ -160,7 +160,7 @@ def test_posts_are_streamed_in_chunks_not_built_whole(alice: User) -> None:
     posts_of(alice, 2 * export.ITEMS_PER_CHUNK + 1)
     client = reauthenticated(token_client(login(APIClient(), "alice")))
 
-    chunks = list(client.get(EXPORT).streaming_content)
+    chunks = list(client.get(EXPORT))
 
     largest = max(len(chunk) for chunk in chunks)
     assert largest < sum(len(chunk) for chunk in chunks) / 2
