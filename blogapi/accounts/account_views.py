@@ -14,8 +14,8 @@ from blogapi.accounts.models import User
 from blogapi.accounts.permissions import IsRecentlyReauthenticated
 from blogapi.accounts.schema import (
     ACCOUNT_DELETE_EXAMPLES,
+    ACCOUNT_DELETE_REFUSED,
     AccountExportSerializer,
-    DetailSerializer,
 )
 from blogapi.accounts.serializers import (
     AccountDeleteInputSerializer,
@@ -51,7 +51,6 @@ class AccountExportView(APIView):
                 ),
             ),
             403: ReauthenticationRequiredSerializer,
-            429: DetailSerializer,
         }
     )
     def get(self, request: Request) -> StreamingHttpResponse:
@@ -71,7 +70,7 @@ class AccountDeleteView(APIView):
 
     @extend_schema(
         request=AccountDeleteInputSerializer,
-        responses={202: DeletionScheduledSerializer},
+        responses={202: DeletionScheduledSerializer, 400: ACCOUNT_DELETE_REFUSED},
         examples=ACCOUNT_DELETE_EXAMPLES,
     )
     def post(self, request: Request) -> Response:

@@ -347,10 +347,23 @@ ACCOUNT_DELETE_EXAMPLES = [
             "posts_deleted_with_account": True,
         },
     ),
-    _response(
-        400,
-        "Last superuser",
-        {"detail": LAST_SUPERUSER},
-        "The only active superuser cannot delete itself",
-    ),
 ]
+
+ACCOUNT_DELETE_REFUSED = OpenApiResponse(
+    response={"anyOf": [FIELD_ERRORS, ERROR]},
+    description=(
+        "Nothing was scheduled: a wrong password (`password`), a missing or wrong code when "
+        "two-factor sign-in is on (`code`), the last active superuser (`detail`), a missing "
+        "field, or malformed JSON."
+    ),
+    examples=[
+        _response(400, "Wrong password", {"password": ["Incorrect password."]}),
+        _response(400, "Wrong code", {"code": ["Incorrect code."]}),
+        _response(
+            400,
+            "Last superuser",
+            {"detail": LAST_SUPERUSER},
+            "The only active superuser cannot delete itself",
+        ),
+    ],
+)
