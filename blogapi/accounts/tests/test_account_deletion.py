@@ -523,3 +523,30 @@ def test_the_grace_setting_must_be_a_positive_duration() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "datetime.timedelta(days=2)"
+
+
+def test_no_secret_reaches_the_logs_through_export_deletion_and_erasure(
+    clock: Clock, alice: User, caplog: Any
+) -> None:
+    key = login(APIClient(), "alice")
+    client = token_client(key)
+    with caplog.at_level(logging.DEBUG):
+        client.post(API + "reauthenticate/", {"password": PASSWORD}, format="json")
+        assert b"".join(client.get(API + "export/")).startswith(b"{")
+        assert delete_account(client).status_code == 202
+        notice = str(mail.outbox[-1].body)
+        key_again = login(APIClient(), "alice")  # cancels
+        assert delete_account(token_client(key_again)).status_code == 202
+        clock.shift(GRACE)
+        purge()
+
+    written = "\n".join(
+        f"{record.getMessage()} {sorted(map(str, record.__dict__.values()))}"
+        for record in caplog.records
+    )
+    secrets = [PASSWORD, key, key_again, "alice@example.com"]
+    secrets += [line for line in notice.splitlines() if len(line) > 15]
+    assert [secret for secret in secrets if secret in written] == []
+    for event in ("account.exported", "account.deletion_requested", "account.deletion_cancelled"):
+        assert event in written
+    assert f"account.erased user_id={alice.pk}" in written
