@@ -19,7 +19,7 @@ from blogapi.accounts.authentication import BasicCredentialsAuthentication
 from blogapi.accounts.models import AccountDeletion, DeviceToken, User
 from blogapi.accounts.services.deletion import LAST_SUPERUSER
 from blogapi.accounts.tests.mfa import LOGIN, Clock, Enrolled, password_step, totp
-from blogapi.accounts.tests.test_jwt import bearer, jwt_login
+from blogapi.accounts.tests.test_jwt import bearer, browser_login, csrf, jwt_login
 from blogapi.posts.models import Post
 from conftest import PASSWORD, login, mailed_link, settings_in_subprocess, token_client
 
@@ -113,6 +113,21 @@ def test_a_jwt_sign_in_can_ask_and_its_family_ends(jwt_mode: None, alice: User) 
     assert response.status_code == 202, response.content
     assert bearer(access).get(ME).status_code == 401
     assert AccountDeletion.objects.filter(user=alice).exists()
+
+
+@pytest.mark.usefixtures("jwt_mode")
+def test_a_jwt_cookie_browser_can_ask_and_its_cookies_are_cleared(
+    alice: User, settings: Any
+) -> None:
+    settings.AUTH_JWT_COOKIES = True
+    settings.SESSION_COOKIE_SECURE = True
+    browser = browser_login()
+
+    response = browser.post(DELETE, {"password": PASSWORD}, format="json", **csrf(browser))
+
+    assert response.status_code == 202, response.content
+    assert response.cookies["__Host-blogapi-access"].value == ""
+    assert browser.get(ME).status_code == 401
 
 
 def test_a_session_can_ask_with_its_csrf_token(alice: User) -> None:
