@@ -46,6 +46,9 @@ canonical_email = canonical_identifier
 # Sent by User.save() inside its transaction; blogapi.accounts.signals revokes credentials.
 password_hash_changed = Signal()  # kwargs: user
 user_deactivated = Signal()  # kwargs: user
+# Sent by the purge of deleted accounts just before it deletes the user, in its transaction: the
+# apps that hold much of an account's data delete it themselves, in bulk (posts: its signals).
+account_erasing = Signal()  # kwargs: user
 
 
 class CanonicalField(models.CharField):

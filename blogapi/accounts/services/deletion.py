@@ -20,7 +20,7 @@ from django.utils import timezone
 from rest_framework import exceptions
 
 from blogapi.accounts.events import auth_event
-from blogapi.accounts.models import AccountDeletion, User
+from blogapi.accounts.models import AccountDeletion, User, account_erasing
 from blogapi.accounts.services.credentials import credentials_revoke_all
 from blogapi.accounts.services.mfa import INCORRECT_CODE, mfa_code_check_limited, mfa_enabled
 from blogapi.accounts.services.password import password_check
@@ -142,6 +142,7 @@ def account_deletions_purge(*, now: datetime | None = None) -> int:
             )
             if user is None or deletion is None:  # cancelled by a sign-in, or already erased
                 continue
+            account_erasing.send(sender=User, user=user)
             user.delete()
             auth_event("account.erased", user_id=user_id)
         erased += 1

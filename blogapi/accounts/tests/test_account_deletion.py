@@ -565,3 +565,24 @@ def test_no_secret_reaches_the_logs_through_export_deletion_and_erasure(
     for event in ("account.exported", "account.deletion_requested", "account.deletion_cancelled"):
         assert event in written
     assert f"account.erased user_id={alice.pk}" in written
+
+
+def test_the_purge_deletes_posts_in_bulk_without_loading_them(clock: Clock, alice: User) -> None:
+    from django.db.models.signals import post_delete
+
+    posts_of(alice, 30)
+    requested(clock, alice)
+    clock.shift(GRACE)
+    loaded: list[Any] = []
+
+    def count(sender: Any, instance: Any, **kwargs: Any) -> None:
+        loaded.append(instance)
+
+    post_delete.connect(count, sender=Post)
+    try:
+        purge()
+    finally:
+        post_delete.disconnect(count, sender=Post)
+
+    assert not Post.objects.filter(author_id=alice.pk).exists()
+    assert loaded == []
