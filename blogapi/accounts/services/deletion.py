@@ -109,7 +109,8 @@ def deletion_cancel_on_sign_in(*, request: HttpRequest | None, user: User) -> No
     cancelled here), an erasure in progress finishes first (and the sign-in is refused before it
     writes a row that would name the account).
     """
-    with transaction.atomic():
+    # No savepoint of its own inside the sign-in's transaction: a refusal rolls all of it back.
+    with transaction.atomic(savepoint=False):
         if User.objects.select_for_update().filter(pk=user.pk).values_list("pk").first() is None:
             if request is not None and hasattr(request, "session"):
                 request.session.flush()
