@@ -2,9 +2,10 @@
 
 A request revokes every credential at once and schedules the erasure AUTH_DELETION_GRACE later;
 `purge_deleted_accounts` (cron) erases what is due, the account's posts with it (CASCADE).
-A sign-in and the erasure of one account exclude each other through the AccountDeletion row:
-the sign-in deletes it before it writes anything of its own, the erasure locks it and re-checks
-it, so whichever comes second sees what the first did (deletion_cancel_on_sign_in).
+A request, a sign-in and the erasure of one account all lock the user row first, then touch its
+AccountDeletion row, so whichever comes second sees what the first did: a sign-in cancels a
+request made before it, and is refused (never a 5xx) after the erasure; the erasure checks the
+deletion again under the lock and leaves an account a sign-in has just kept.
 """
 
 from dataclasses import dataclass
