@@ -1,5 +1,8 @@
-"""Deletion racing sign-ins, through a live server with real threads: one clean outcome, no 5xx."""
+"""Deletions racing sign-ins, through a live server with real threads: one clean outcome, no 5xx."""
 
+import json
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -7,12 +10,13 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from blogapi.accounts.models import AccountDeletion, DeviceToken, User
 from blogapi.accounts.services.deletion import account_deletions_purge
 from blogapi.accounts.tests.test_races import all_at_once, post_json
 from blogapi.posts.models import Post
-from conftest import PASSWORD
+from conftest import PASSWORD, login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,3 +86,38 @@ def test_purges_running_at_once_erase_each_account_once(
 
     assert sum(erased for _, erased in results) == 3, results
     assert not User.objects.filter(pk__in=[u.pk for u in users]).exists()
+
+
+def delete_with(live_server: Any, key: str) -> Callable[[], tuple[int, Any]]:
+    def call() -> tuple[int, Any]:
+        request = urllib.request.Request(  # noqa: S310 - the test's own live server
+            f"{live_server.url}/api/v1/dj-rest-auth/delete/",
+            data=json.dumps({"password": PASSWORD}).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Token {key}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    return call
+
+
+@pytest.mark.parametrize("round_number", range(4))
+def test_a_deletion_racing_sign_ins_never_leaves_a_pending_account_signed_in(
+    live_server: Any, user_factory: Callable[..., User], round_number: int
+) -> None:
+    user = user_factory(f"leaver{round_number}")
+    key = login(APIClient(), user.username)
+
+    results = all_at_once(
+        [delete_with(live_server, key), *[sign_in(live_server, user.username)] * 3]
+    )
+
+    assert [status for status, _ in results] == [202, 200, 200, 200], results
+    tokens = DeviceToken.objects.filter(user=user).count()
+    if AccountDeletion.objects.filter(user=user).exists():
+        assert tokens == 0, results  # every sign-in came first, and the request ended them all
+    else:
+        assert tokens >= 1, results  # a sign-in came after the request, and cancelled it
