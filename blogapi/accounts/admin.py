@@ -18,7 +18,7 @@ from django.urls import reverse_lazy
 from django.views.decorators.debug import sensitive_variables
 
 from blogapi.accounts.forms import StockAdminLoginForm
-from blogapi.accounts.models import DeviceToken, RefreshFamily, User
+from blogapi.accounts.models import AccountDeletion, DeviceToken, RefreshFamily, User
 from blogapi.accounts.services.credentials import credentials_revoke_all
 from blogapi.accounts.services.mfa import mfa_factors_remove
 from blogapi.accounts.services.password import password_check
@@ -104,6 +104,27 @@ class DeviceTokenAdmin(admin.ModelAdmin):
 @admin.register(RefreshFamily)
 class RefreshFamilyAdmin(DeviceTokenAdmin):
     """JWT sign-ins: `last used` is the last refresh; the refresh token's digest is not shown."""
+
+
+@admin.register(AccountDeletion)
+class AccountDeletionAdmin(admin.ModelAdmin):
+    """Accounts their owners asked to erase, and when; read-only (only a sign-in cancels one)."""
+
+    list_display = ("user", "requested_at", "erase_at")
+    list_select_related = ("user",)
+    search_fields = ("user__username",)
+    ordering = ("erase_at",)
+    fields = list_display
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 class RateLimitedPasswordChangeForm(AdminPasswordChangeForm):

@@ -586,3 +586,23 @@ def test_the_purge_deletes_posts_in_bulk_without_loading_them(clock: Clock, alic
 
     assert not Post.objects.filter(author_id=alice.pk).exists()
     assert loaded == []
+
+
+def test_staff_see_pending_deletions_in_the_admin_read_only(
+    clock: Clock, alice: User, root: User
+) -> None:
+    requested(clock, alice)
+    admin_browser = Client()
+    admin_browser.force_login(root)
+    deletion = AccountDeletion.objects.get(user=alice)
+
+    listing = admin_browser.get("/admin/accounts/accountdeletion/")
+    change = admin_browser.post(
+        f"/admin/accounts/accountdeletion/{alice.pk}/delete/", {"post": "yes"}
+    )
+
+    assert listing.status_code == 200
+    assert b"alice" in listing.content
+    assert change.status_code == 403
+    assert AccountDeletion.objects.get(user=alice) == deletion
+    assert admin_browser.get("/admin/accounts/accountdeletion/add/").status_code == 403
