@@ -1,8 +1,9 @@
 """`make bench`: wrk against gunicorn as `make serve` runs it, on SQLite and on PostgreSQL + Redis.
 
 Throughputs are given as ratios to the ceiling (/bench/ceiling/, bench/urls.py) of the same run.
-Writes the section between the markers of docs/benchmarks.md, and docs/benchmarks.png.
-From the repository root: `python -m bench.run [--seconds S] [--rounds N] [--sqlite-only]`.
+Writes the sections between the markers of docs/benchmarks.md, and docs/benchmarks.png.
+From the repository root: `python -m bench.run [--seconds S] [--rounds N] [--sqlite-only]`;
+`--export-only` runs only the account export of 100,000 posts and writes only its section.
 """
 
 import argparse
@@ -13,6 +14,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +30,7 @@ from blogapi.core.tests.processes import REPO, AppServer, manage, memory_mb, sto
 
 DOC, CHART = REPO / "docs" / "benchmarks.md", REPO / "docs" / "benchmarks.png"
 START, END = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
+EXPORT_START, EXPORT_END = "<!-- bench:export:start -->", "<!-- bench:export:end -->"
 LOGS = Path(tempfile.gettempdir()) / "blogapi-bench-logs"  # the servers' logs, kept after a run
 USER, PASSWORD = "bench", "correct horse battery staple"
 LOGIN = {"username": USER, "password": PASSWORD, "device": "bench"}
@@ -42,7 +46,8 @@ SERVER_ENV = {
     "DJANGO_SECURE_COOKIES": "false",
     # Production requires an explicit EMAIL_URL; the benchmark's requests send no mail.
     "EMAIL_URL": "dummymail://",
-    "RATE_LIMITS": "login_failures=1000000/60,login_ip=1000000/60,token_failures_ip=1000000/60",
+    "RATE_LIMITS": "login_failures=1000000/60,login_ip=1000000/60,token_failures_ip=1000000/60,"
+    "account_export=1000000/60",
 }
 SCENARIOS = {  # the first seven run in turn, `--rounds` times
     "ceiling": "Ceiling: bare Django JSON view",
@@ -62,6 +67,8 @@ JWT_ENV = {
     "AUTH_JWT_ACCESS_TTL": "3600",
 }
 MOMENTS = ("after warm-up", "after 10,000 reads more", "after 500 pages of 100 posts")
+# The export's goal: the serving worker grows by less than this while it streams 100,000 posts.
+EXPORT_GROWTH_GOAL_MB = 10.0
 
 
 @dataclass
@@ -73,6 +80,20 @@ class Run:
 
 
 @dataclass
+class ExportRun:
+    """One streamed export of the 100,000-post account, seen from the client and the worker."""
+
+    seconds: float
+    megabytes: float
+    before: tuple[float, float]  # the worker's (PSS, RSS) before the export
+    peak: tuple[float, float]  # their highest values while it streamed
+
+    @property
+    def growth(self) -> float:
+        return self.peak[0] - self.before[0]
+
+
+@dataclass
 class Backend:
     """Every figure taken on one database (+ cache)."""
 
@@ -80,6 +101,7 @@ class Backend:
     runs: dict[str, list[Run]] = field(default_factory=dict)
     memory: list[tuple[float, float]] = field(default_factory=list)  # (PSS, RSS) at MOMENTS
     replaced: bool = False  # a worker was replaced during the memory test
+    export: ExportRun | None = None
 
     def median(self, key: str, figure: str = "rps") -> float:
         """The median of the runs' `figure`."""
@@ -157,6 +179,86 @@ def measure_memory(backend: Backend, server: AppServer, token: str, reads: list[
     backend.replaced = sorted(server.worker_pids()) != sorted(workers)
 
 
+def stream_export(url: str, token: str) -> int:
+    """GET the account export, reading it 64 KiB at a time as a client saving it would; bytes."""
+    request = urllib.request.Request(f"{url}/api/v1/dj-rest-auth/export/")  # noqa: S310
+    request.add_header("Authorization", authorization(token))
+    size = 0
+    with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+        while chunk := response.read(65536):
+            size += len(chunk)
+    return size
+
+
+def measure_export(server: AppServer, token: str) -> ExportRun:
+    """The export of POSTS["large"] posts: its time, and the serving worker's peak PSS and RSS.
+
+    After one export as a warm-up (first use of its code paths), every worker's memory is read
+    from /proc every 20 ms while the second streams; the worker that grew most is the one that
+    served it.
+    """
+    http(f"{server.url}/api/v1/dj-rest-auth/reauthenticate/", token, {"password": PASSWORD})
+    request = urllib.request.Request(f"{server.url}/api/v1/dj-rest-auth/export/")  # noqa: S310
+    request.add_header("Authorization", authorization(token))
+    with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+        posts = len(json.load(response)["posts"])
+    assert posts == POSTS["large"], f"the export held {posts} posts"
+    workers = server.worker_pids()
+    before = {pid: memory_mb(pid) for pid in workers}
+    peak = {pid: list(before[pid]) for pid in workers}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            for pid in workers:
+                pss, rss = memory_mb(pid)
+                peak[pid] = [max(peak[pid][0], pss), max(peak[pid][1], rss)]
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    started = time.monotonic()
+    try:
+        size = stream_export(server.url, token)
+    finally:
+        elapsed = time.monotonic() - started
+        done.set()
+        sampler.join()
+    pid = max(workers, key=lambda p: peak[p][0] - before[p][0])
+    run = ExportRun(elapsed, size / 1e6, before[pid], (peak[pid][0], peak[pid][1]))
+    print(f"  export: {run.seconds:.1f} s, {run.megabytes:.1f} MB, {run.growth:+.1f} MB PSS")
+    return run
+
+
+def serve_and_seed(
+    name: str, size: str, database_url: str, redis_url: str, stack: ExitStack
+) -> AppServer:
+    """Migrate and seed a database with POSTS[size] posts, and serve it until `stack` closes."""
+    env = {"PATH": os.environ["PATH"], "HOME": tempfile.gettempdir(), **SERVER_ENV}
+    env |= {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
+    env["BENCH_CACHE_PREFIX"] = size
+    manage(env, "migrate", "--noinput")
+    seed = [f"--posts={POSTS[size]}", f"--username={USER}", f"--password={PASSWORD}"]
+    manage(env, "demo_data", *seed)
+    log = LOGS / f"{name.split()[0].lower()}-{size}.log"
+    log.unlink(missing_ok=True)
+    server = AppServer(env, log)
+    server.start()
+    stack.callback(stop_quietly, server.stop)
+    return server
+
+
+def run_export_only(name: str, database_url: str, redis_url: str = "") -> Backend:
+    """Only the export scenario: a server on a database of 100,000 posts."""
+    print(f"== {name}: export", flush=True)
+    backend = Backend(name)
+    with ExitStack() as stack:
+        large = serve_and_seed(name, "large", database_url, redis_url, stack)
+        token = http(f"{large.url}/api/v1/dj-rest-auth/login/", body=LOGIN)["key"]
+        backend.export = measure_export(large, token)
+    return backend
+
+
 def run_backend(
     name: str, urls: dict[str, str], redis_url: str = "", rounds: int = 5, seconds: int = 3
 ) -> Backend:
@@ -165,19 +267,11 @@ def run_backend(
     backend, servers = Backend(name), {}
     with ExitStack() as stack:
         for size, database_url in urls.items():
-            env = {"PATH": os.environ["PATH"], "HOME": tempfile.gettempdir(), **SERVER_ENV}
-            env |= {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
-            env["BENCH_CACHE_PREFIX"] = size
-            manage(env, "migrate", "--noinput")
-            seed = [f"--posts={POSTS[size]}", f"--username={USER}", f"--password={PASSWORD}"]
-            manage(env, "demo_data", *seed)
-            log = LOGS / f"{name.split()[0].lower()}-{size}.log"
-            log.unlink(missing_ok=True)
-            servers[size] = AppServer(env, log)
-            servers[size].start()
-            stack.callback(stop_quietly, servers[size].stop)
+            servers[size] = serve_and_seed(name, size, database_url, redis_url, stack)
             if size == "small":  # the same database, signing in with JWTs (AUTH_JWT=true)
-                servers["jwt"] = AppServer({**env, **JWT_ENV}, log.with_name(f"{log.stem}-jwt.log"))
+                log = servers[size].log
+                jwt_log = log.with_name(f"{log.stem}-jwt.log")
+                servers["jwt"] = AppServer({**servers[size].env, **JWT_ENV}, jwt_log)
                 servers["jwt"].start()
                 stack.callback(stop_quietly, servers["jwt"].stop)
         small, large, jwt_server = servers["small"], servers["large"], servers["jwt"]
@@ -190,6 +284,8 @@ def run_backend(
         print("  memory (the server with 100,000 posts)", flush=True)
         reads = ["/bench/ceiling/", "/api/v1/", deeper, big_detail]
         measure_memory(backend, large, big_token, reads)
+        print("  account export (100,000 posts)", flush=True)
+        backend.export = measure_export(large, big_token)
         in_turn = {
             "ceiling": (small, "/bench/ceiling/", None),
             "list": (small, "/api/v1/", token),
@@ -323,6 +419,45 @@ def report(backends: list[Backend], rounds: int, seconds: int, load: str, versio
     return "\n".join([*lines, END])
 
 
+def export_report(backends: list[Backend]) -> str:
+    """The export section: per backend, the time, the size and the serving worker's memory."""
+    runs = [(b.name, b.export) for b in backends if b.export is not None]
+    lines = [
+        EXPORT_START,
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: `GET dj-rest-auth/export/` of an account "
+        f"with {POSTS['large']:,} posts, read 64 KiB at a time, after one export as a warm-up.",
+        "",
+        row("Account export", *[name for name, _ in runs]),
+        "|---|" + "---:|" * len(runs),
+        row("Time to stream it, s", *[f"{r.seconds:.1f}" for _, r in runs]),
+        row("Document, MB", *[f"{r.megabytes:.1f}" for _, r in runs]),
+        row("Posts per second", *[f"{POSTS['large'] / r.seconds:,.0f}" for _, r in runs]),
+        row(
+            "Serving worker's PSS / RSS before, MB",
+            *[f"{r.before[0]:.1f} / {r.before[1]:.1f}" for _, r in runs],
+        ),
+        row(
+            "Their peaks while streaming, MB",
+            *[f"{r.peak[0]:.1f} / {r.peak[1]:.1f}" for _, r in runs],
+        ),
+        row(
+            f"Goal: PSS growth below {EXPORT_GROWTH_GOAL_MB:.0f} MB",
+            *[
+                f"{r.growth:+.1f} MB {'✅' if r.growth < EXPORT_GROWTH_GOAL_MB else '❌'}"
+                for _, r in runs
+            ],
+        ),
+        EXPORT_END,
+    ]
+    return "\n".join(lines)
+
+
+def write_section(start: str, end: str, section: str) -> None:
+    """Replace what lies between `start` and `end` in docs/benchmarks.md with `section`."""
+    head, _, rest = DOC.read_text().partition(start)
+    DOC.write_text(head + section + rest.partition(end)[2])
+
+
 def write_chart(backends: list[Backend]) -> None:
     import matplotlib
 
@@ -349,6 +484,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=3, help="length of one wrk run")
     parser.add_argument("--rounds", type=int, default=5, help="turns of the compared scenarios")
     parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL + Redis")
+    parser.add_argument(
+        "--export-only", action="store_true", help="only the account export of 100,000 posts"
+    )
     args = parser.parse_args()
     # As `make serve` does: bytecode on disk, even where PYTHONDONTWRITEBYTECODE is set.
     subprocess.run([sys.executable, "-m", "compileall", "-q", "blogapi", "bench"], check=True)
@@ -356,18 +494,25 @@ def main() -> None:
     load, versions = f"{os.getloadavg()[0]:.2f}", "SQLite only"
     with tempfile.TemporaryDirectory(prefix="blogapi-bench-") as tmp:
         urls = {size: f"sqlite:///{tmp}/{size}.sqlite3" for size in DATABASES}
-        backends = [run_backend("SQLite", urls, rounds=args.rounds, seconds=args.seconds)]
+        if args.export_only:
+            backends = [run_export_only("SQLite", urls["large"])]
+        else:
+            backends = [run_backend("SQLite", urls, rounds=args.rounds, seconds=args.seconds)]
     if not args.sqlite_only:
         with postgres_and_redis() as found:
             if found is not None:
                 urls, versions = found
-                backends.append(
-                    run_backend("PostgreSQL + Redis", urls, REDIS_URL, args.rounds, args.seconds)
-                )
+                name = "PostgreSQL + Redis"
+                if args.export_only:
+                    backends.append(run_export_only(name, urls["large"], REDIS_URL))
+                else:
+                    backends.append(run_backend(name, urls, REDIS_URL, args.rounds, args.seconds))
     load += f" / {os.getloadavg()[0]:.2f}"
-    head, _, rest = DOC.read_text().partition(START)
-    section = report(backends, args.rounds, args.seconds, load, versions)
-    DOC.write_text(head + section + rest.partition(END)[2])
+    write_section(EXPORT_START, EXPORT_END, export_report(backends))
+    if args.export_only:
+        print(f"Wrote the export section of {DOC.relative_to(REPO)}.")
+        return
+    write_section(START, END, report(backends, args.rounds, args.seconds, load, versions))
     write_chart(backends)
     print(f"Wrote {DOC.relative_to(REPO)} and {CHART.relative_to(REPO)}; server logs in {LOGS}.")
 

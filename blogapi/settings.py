@@ -249,6 +249,8 @@ RATE_LIMITS = env_rate_limits(
         "email_change_ip": "20/300",
         "email_change_account": "3/900",
         "email_change_address": "3/900",
+        # Account exports per account (each streams every post the account wrote).
+        "account_export": "10/3600",
     },
 )
 # Per-IP limits count an IPv6 client by its network of this prefix length: one host usually holds
@@ -297,6 +299,9 @@ if AUTH_SESSION_IDLE_TTL <= AUTH_TOKEN_TOUCH_INTERVAL:
     raise ImproperlyConfigured(
         "AUTH_SESSION_IDLE_TTL must be longer than AUTH_TOKEN_TOUCH_INTERVAL."
     )
+# A deletion request (POST dj-rest-auth/delete/) erases the account this long after it, when
+# `manage.py purge_deleted_accounts` next runs; any sign-in before then cancels it.
+AUTH_DELETION_GRACE = env_duration(env, "AUTH_DELETION_GRACE", timedelta(days=7))
 # With REDIS_URL, token and JWT family lookups are cached (blogapi.accounts.credential_cache): an
 # entry is trusted for at most this long, and a revocation that cannot reach Redis waits this long
 # before answering, so that no entry cached before it is served afterwards. Whole seconds.

@@ -20,7 +20,13 @@ from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_variables
 
 from blogapi.accounts.forms import StockAdminLoginForm
-from blogapi.accounts.models import AccountActivityRecord, DeviceToken, RefreshFamily, User
+from blogapi.accounts.models import (
+    AccountActivityRecord,
+    AccountDeletion,
+    DeviceToken,
+    RefreshFamily,
+    User,
+)
 from blogapi.accounts.services.credentials import credentials_revoke_all
 from blogapi.accounts.services.mfa import mfa_factors_remove
 from blogapi.accounts.services.password import password_check
@@ -118,8 +124,21 @@ class RefreshFamilyAdmin(DeviceTokenAdmin):
     """JWT sign-ins: `last used` is the last refresh; the refresh token's digest is not shown."""
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records staff may read but never add, change or delete."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(AccountActivityRecord)
-class AccountActivityAdmin(admin.ModelAdmin):
+class AccountActivityAdmin(ReadOnlyAdmin):
     """Any user's security activity, read-only: no add, change or delete (the feed is
     append-only; AUTH_ACTIVITY_RETENTION and `purge_activity` bound it). Filter by user with
     the search box or `?user__id__exact=<id>`."""
@@ -145,14 +164,17 @@ class AccountActivityAdmin(admin.ModelAdmin):
     ordering = ("-created_at", "-id")
     show_full_result_count = False  # no COUNT(*) over a large table on every page
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+@admin.register(AccountDeletion)
+class AccountDeletionAdmin(ReadOnlyAdmin):
+    """Accounts their owners asked to erase, and when; read-only (only a sign-in cancels one)."""
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    list_display = ("user", "requested_at", "erase_at")
+    list_select_related = ("user",)
+    search_fields = ("user__username",)
+    ordering = ("erase_at",)
+    fields = list_display
+    readonly_fields = fields
 
 
 class RateLimitedPasswordChangeForm(AdminPasswordChangeForm):
@@ -199,7 +221,7 @@ admin.site.unregister(Authenticator)
 
 
 @admin.register(Authenticator)
-class AuthenticatorAdmin(admin.ModelAdmin):
+class AuthenticatorAdmin(ReadOnlyAdmin):
     """A user's second factors, read-only and never their secrets (allauth's shows `data`).
 
     No delete here: a raw delete would skip the revocation, event and notice; staff use the
@@ -210,15 +232,6 @@ class AuthenticatorAdmin(admin.ModelAdmin):
     list_filter = ("type",)
     fields = ("user", "type", "created_at", "last_used_at")
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 # AdminSite.login_form (documented): the site's own login view has no code step, so it refuses a

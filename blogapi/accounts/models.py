@@ -46,6 +46,9 @@ canonical_email = canonical_identifier
 # Sent by User.save() inside its transaction; blogapi.accounts.signals revokes credentials.
 password_hash_changed = Signal()  # kwargs: user
 user_deactivated = Signal()  # kwargs: user
+# Sent by the purge of deleted accounts just before it deletes the user, in its transaction: the
+# apps that hold much of an account's data delete it themselves, in bulk (posts: its signals).
+account_erasing = Signal()  # kwargs: user
 
 
 class CanonicalField(models.CharField):
@@ -414,3 +417,22 @@ class AccountActivityRecord(AccountActivity):
         proxy = True
         verbose_name = "account activity"
         verbose_name_plural = "account activity"
+
+
+class AccountDeletion(models.Model):
+    """An account its owner asked to erase: `purge_deleted_accounts` erases it from `erase_at` on.
+
+    Any sign-in before then deletes this row, which cancels the erasure (blogapi.accounts.signals).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="deletion",
+    )
+    requested_at = models.DateTimeField()
+    erase_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"Deletion of {self.user_id} at {self.erase_at:%Y-%m-%d %H:%M}"

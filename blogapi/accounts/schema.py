@@ -17,7 +17,12 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from blogapi.accounts.serializers import JwtOutputSerializer, TokenOutputSerializer
+from blogapi.accounts.serializers import (
+    CredentialOutputSerializer,
+    JwtOutputSerializer,
+    TokenOutputSerializer,
+)
+from blogapi.accounts.services.deletion import LAST_SUPERUSER
 from blogapi.accounts.services.email_change import INCORRECT_PASSWORD, SAME_ADDRESS
 from blogapi.accounts.services.password import BAD_LINK, BAD_LINK_FIELD
 from blogapi.core.schema import ERROR, FIELD_ERRORS
@@ -414,3 +419,102 @@ ACTIVITY_LIST_EXAMPLES = [
         },
     ),
 ]
+
+
+# The export's document (blogapi.accounts.services.export), for clients: written by hand there,
+# section by section, to stream; test_account_export checks the two agree.
+_EXPORTED_PROFILE = inline_serializer(
+    "ExportedProfile",
+    {
+        "id": serializers.IntegerField(),
+        "username": serializers.CharField(),
+        "email": serializers.CharField(),
+        "first_name": serializers.CharField(),
+        "last_name": serializers.CharField(),
+        "date_joined": serializers.DateTimeField(),
+        "last_login": serializers.DateTimeField(allow_null=True),
+        "is_staff": serializers.BooleanField(),
+    },
+)
+_EXPORTED_ADDRESS = inline_serializer(
+    "ExportedEmailAddress",
+    {
+        "email": serializers.CharField(),
+        "primary": serializers.BooleanField(),
+        "verified": serializers.BooleanField(),
+    },
+)
+_EXPORTED_FACTOR = inline_serializer(
+    "ExportedSecondFactor",
+    {
+        "type": serializers.ChoiceField(choices=["totp", "recovery_codes", "webauthn"]),
+        "created_at": serializers.DateTimeField(),
+        "last_used_at": serializers.DateTimeField(allow_null=True),
+        "recovery_codes_left": serializers.IntegerField(
+            required=False, help_text="Recovery codes only; never the codes themselves."
+        ),
+    },
+)
+_EXPORTED_POST = inline_serializer(
+    "ExportedPost",
+    {
+        "id": serializers.IntegerField(),
+        "title": serializers.CharField(),
+        "body": serializers.CharField(),
+        "created_at": serializers.DateTimeField(),
+        "updated_at": serializers.DateTimeField(),
+    },
+)
+AccountExportSerializer = inline_serializer(
+    "AccountExport",
+    {
+        "format": serializers.IntegerField(help_text="1: this layout."),
+        "exported_at": serializers.DateTimeField(),
+        "profile": _EXPORTED_PROFILE,
+        "email_addresses": serializers.ListField(child=_EXPORTED_ADDRESS),
+        "credentials": CredentialOutputSerializer(many=True),
+        "second_factors": serializers.ListField(child=_EXPORTED_FACTOR),
+        "activity": serializers.ListField(
+            child=serializers.DictField(), help_text="The account's security events."
+        ),
+        "posts": serializers.ListField(child=_EXPORTED_POST, help_text="Oldest first."),
+    },
+)
+
+ACCOUNT_DELETE_EXAMPLES = [
+    _request("Password", {"password": EXAMPLE_PASSWORD}),
+    _request(
+        "With two-factor sign-in",
+        {"password": EXAMPLE_PASSWORD, "code": "123456"},
+        "A TOTP code or a recovery code is required when two-factor sign-in is on",
+    ),
+    _response(
+        202,
+        "Scheduled",
+        {
+            "detail": "Every sign-in of this account has ended. The account and all of its posts "
+            "will be erased on 2026-12-12 18:00 UTC; sign in again before then to cancel.",
+            "erase_at": "2026-12-12T18:00:00Z",
+            "posts_deleted_with_account": True,
+        },
+    ),
+]
+
+ACCOUNT_DELETE_REFUSED = OpenApiResponse(
+    response={"anyOf": [FIELD_ERRORS, ERROR]},
+    description=(
+        "Nothing was scheduled: a wrong password (`password`), a missing or wrong code when "
+        "two-factor sign-in is on (`code`), the last active superuser (`detail`), a missing "
+        "field, or malformed JSON."
+    ),
+    examples=[
+        _response(400, "Wrong password", {"password": ["Incorrect password."]}),
+        _response(400, "Wrong code", {"code": ["Incorrect code."]}),
+        _response(
+            400,
+            "Last superuser",
+            {"detail": LAST_SUPERUSER},
+            "The only active superuser cannot delete itself",
+        ),
+    ],
+)

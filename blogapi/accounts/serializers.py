@@ -526,3 +526,26 @@ class ActivityOutputSerializer(serializers.ModelSerializer):
     @extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
     def get_window_end(self, row: AccountActivity) -> Any:
         return activity_window_end(row)
+
+
+class AccountDeleteInputSerializer(serializers.Serializer):
+    """The password, and a second-factor code when the account has one."""
+
+    password = password_field()
+    code = serializers.CharField(
+        max_length=64,
+        required=False,
+        help_text="With two-factor sign-in on: a code from the app, or a recovery code.",
+    )
+
+
+class DeletionScheduledSerializer(serializers.Serializer):
+    """A deletion accepted: when the account is erased, and what goes with it."""
+
+    detail = serializers.CharField()
+    erase_at = serializers.DateTimeField(
+        help_text="From then on `purge_deleted_accounts` erases the account; a sign-in cancels."
+    )
+    posts_deleted_with_account = serializers.BooleanField(
+        help_text="Always true: the account's posts are erased with it."
+    )

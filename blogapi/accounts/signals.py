@@ -6,6 +6,7 @@ or a deactivation (User.save()), a user's deletion, and any token row deleted (t
 
 from typing import Any
 
+from django.contrib.auth.models import update_last_login
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models.signals import post_delete, pre_delete
 from django.dispatch import receiver
@@ -26,11 +27,28 @@ from blogapi.accounts.services.credentials import (
     credentials_revoke_all,
     user_session_record,
 )
+from blogapi.accounts.services.deletion import deletion_cancel_on_sign_in
 from blogapi.accounts.services.password import password_hash_changed_revoke
 
 # Every sign-in sends Django's user_logged_in: login() for sessions, sign_in_announce() for the
 # others (with `via`). Django's own receiver, update_last_login, saves last_login alone
 # (update_fields), which User.save() never takes for a new password or a deactivation.
+
+
+def deletion_cancel_on_login(
+    sender: Any, request: HttpRequest | None, user: User, **kwargs: Any
+) -> None:
+    """Every sign-in cancels a pending deletion, or is refused if the account was just erased."""
+    deletion_cancel_on_sign_in(request=request, user=user)
+
+
+# First of the sign-in's receivers, before Django's update_last_login (connected by its auth app,
+# whose ready() runs before ours): a sign-in racing the erasure of its account must be refused
+# before it writes anything, or that write would fail on the missing row with a 500.
+_last_login_was_connected = user_logged_in.disconnect(dispatch_uid="update_last_login")
+user_logged_in.connect(deletion_cancel_on_login, dispatch_uid="blogapi.deletion_cancel_on_login")
+if _last_login_was_connected:
+    user_logged_in.connect(update_last_login, dispatch_uid="update_last_login")
 
 
 @receiver(user_logged_in)

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from blogapi.accounts import mfa_views, views, webauthn_views
+from blogapi.accounts import account_views, mfa_views, views, webauthn_views
 from blogapi.core.exceptions import json_not_found
 
 app_name = "accounts"
@@ -102,6 +102,8 @@ urlpatterns = [
     path("dj-rest-auth/email/", views.EmailAddressView.as_view(), name="email"),
     path("dj-rest-auth/tokens/", views.CredentialListView.as_view(), name="credential-list"),
     path("dj-rest-auth/activity/", views.ActivityListView.as_view(), name="activity-list"),
+    path("dj-rest-auth/export/", account_views.AccountExportView.as_view(), name="account-export"),
+    path("dj-rest-auth/delete/", account_views.AccountDeleteView.as_view(), name="account-delete"),
     path(
         "dj-rest-auth/tokens/<str:credential_id>/",
         views.CredentialRevokeView.as_view(),

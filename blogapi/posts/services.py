@@ -60,6 +60,19 @@ def demo_posts_ensure(*, user: User, count: int) -> int:
     return count - existing
 
 
+def posts_delete_for_author(*, author: User) -> int:
+    """Delete every post of `author` in batches, without loading them, and replace the read
+    cache's version once; how many there were (an erased account's posts: its CASCADE)."""
+    deleted = 0
+    posts = Post.objects.filter(author=author).order_by("pk").values_list("pk", flat=True)
+    while batch := list(posts[:DEMO_BATCH_SIZE]):
+        _posts_delete(batch)
+        deleted += len(batch)
+    if deleted:
+        posts_changed()
+    return deleted
+
+
 def _posts_insert(user: User, numbers: range, count: int) -> None:
     """Insert posts `numbers`, post n dated (count - n) seconds ago: one per second, newest last.
 

@@ -5,9 +5,10 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from blogapi.accounts.models import User
+from blogapi.accounts.models import User, account_erasing
 from blogapi.posts.models import Post
 from blogapi.posts.read_cache import posts_changed
+from blogapi.posts.services import posts_delete_for_author
 
 
 @receiver(post_save, sender=Post)
@@ -21,3 +22,9 @@ def author_saved(update_fields: frozenset[str] | None = None, **kwargs: Any) -> 
     # Posts show their author's username; the many saves of other fields (last login) do not.
     if update_fields is None or "username" in update_fields:
         posts_changed()
+
+
+@receiver(account_erasing)
+def posts_erase_with_their_author(sender: Any, user: User, **kwargs: Any) -> None:
+    """Before the cascade, which would load every post of the account to send post_delete."""
+    posts_delete_for_author(author=user)
