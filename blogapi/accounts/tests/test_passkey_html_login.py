@@ -160,6 +160,8 @@ def test_the_code_page_offers_no_passkey_when_passkeys_are_off(
     browser: Client, passkey_user: PasskeyUser, settings: Any, surface: Surface
 ) -> None:
     password_step(browser, surface)
+    assert "passkey-button" in browser.get(surface.code).content.decode()
+
     settings.AUTH_WEBAUTHN_RP_ID = ""
 
     assert "passkey-button" not in browser.get(surface.code).content.decode()
@@ -196,6 +198,8 @@ def test_the_options_need_the_csrf_token(
 
     assert response.status_code == 403
     assert not WebAuthnChallenge.objects.exists()
+    # With the page's token the same request is answered: the refusal was the CSRF check's.
+    assert request_options(browser, surface).status_code == 200
 
 
 def test_the_options_without_a_pending_sign_in_say_to_sign_in_again(
