@@ -4,7 +4,7 @@ through the API and used to sign in, alone and as the second step (over the API,
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +29,12 @@ from blogapi.core.tests.test_browser import (
     TIMEOUT_MS,
     assert_clean,
     run,
+    shot,
     watch,
 )
 
 pytestmark = pytest.mark.system
+__all__ = ["shot"]  # a fixture, used by name
 
 _required_tools = require_tools(
     [] if CHROMIUM else ["Chromium"],
@@ -223,7 +225,7 @@ def password_step(page: Page, login_url: str, name: str) -> None:
 
 
 def test_a_passkey_only_staff_member_signs_in_with_the_passkey_button(
-    site: Site, page: Page
+    site: Site, page: Page, shot: Callable[[str], None]
 ) -> None:
     """The admin's and the browsable API's code pages: password, then "Use a passkey"."""
     traffic = watch(page, test_browser.Site(site.url, site.smtp))
@@ -242,17 +244,20 @@ def test_a_passkey_only_staff_member_signs_in_with_the_passkey_button(
 
     expect(page).to_have_url(f"{site.url}/admin/login/code/")
     expect(page.get_by_text("Recovery code:")).to_be_visible()  # no authenticator app
+    shot("admin-code-page")
     page.get_by_role("button", name="Use a passkey").click()
 
     expect(page).to_have_url(f"{site.url}/admin/")
     expect(page.locator("#user-tools")).to_contain_text(name)
     expect(page.get_by_role("heading", level=1)).to_have_text("Site administration")
+    shot("admin-index")
     assert_clean(page, traffic)
 
     page.context.clear_cookies()
     password_step(page, "/api-auth/login/?next=/api/v1/dj-rest-auth/user/", name)
 
     expect(page).to_have_url(f"{site.url}/api-auth/login/code/")
+    shot("browsable-api-code-page")
     page.get_by_role("button", name="Use a passkey").click()
 
     expect(page).to_have_url(f"{site.url}/api/v1/dj-rest-auth/user/")
@@ -261,7 +266,7 @@ def test_a_passkey_only_staff_member_signs_in_with_the_passkey_button(
 
 
 def test_a_refused_passkey_is_an_error_on_the_code_page_and_a_retry_signs_in(
-    site: Site, browsing: Browsing
+    site: Site, browsing: Browsing, shot: Callable[[str], None]
 ) -> None:
     """A bad signature (the authenticator told to forge one): the server's refusal shows on the
     form, nobody is signed in, and the button works again with a sound authenticator."""
@@ -277,6 +282,7 @@ def test_a_refused_passkey_is_an_error_on_the_code_page_and_a_retry_signs_in(
     page.get_by_role("button", name="Use a passkey").click()
 
     expect(page.locator("#passkey-error .text-error")).to_have_text("Invalid signature.")
+    shot("refused-signature")
     expect(page).to_have_url(f"{site.url}/api-auth/login/code/")
     page.goto("/api/v1/")
     expect(page.locator(".navbar .dropdown-toggle")).to_have_count(0)
