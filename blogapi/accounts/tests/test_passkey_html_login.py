@@ -250,6 +250,22 @@ def test_the_options_when_passkeys_are_off_are_a_clear_400(
     assert response.json() == {"detail": NOT_CONFIGURED, "code": "passkey_unavailable"}
 
 
+def test_the_options_for_a_user_without_a_passkey_are_a_clear_400(
+    browser: Client, clock: Clock, user_factory: type, surface: Surface
+) -> None:
+    enroll(clock, user_factory("alice", is_staff=True, is_superuser=True))
+    password_step(browser, surface)
+
+    response = request_options(browser, surface)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "This account has no passkey.",
+        "code": "passkey_unavailable",
+    }
+    assert not WebAuthnChallenge.objects.exists()
+
+
 def test_the_options_endpoint_only_takes_post(
     browser: Client, passkey_user: PasskeyUser, surface: Surface
 ) -> None:
@@ -399,8 +415,9 @@ TOO_LONG = "Ensure this value has at most 16000 characters (it has 20010)."
         ('{"id": "' + "A" * 20_000 + '"}', TOO_LONG),
         ('{"id": "x", "response": {}}', MALFORMED),
         ('{"id": "\\u0000", "type": "public-key", "response": 5}', MALFORMED),
+        ('{"id": "\x00"}', "Null characters are not allowed."),
     ],
-    ids=["text", "array", "string", "deep", "huge", "incomplete", "nul"],
+    ids=["text", "array", "string", "deep", "huge", "incomplete", "escaped-nul", "nul"],
 )
 def test_a_malformed_credential_is_a_form_error(
     browser: Client, passkey_user: PasskeyUser, surface: Surface, credential: str, message: str
