@@ -11,8 +11,10 @@ from drf_spectacular.views import (
 from blogapi.accounts.admin import AdminPasswordChangeView
 from blogapi.accounts.login_views import (
     AdminLoginCodeView,
+    AdminLoginPasskeyView,
     AdminLoginView,
     BrowsableApiLoginCodeView,
+    BrowsableApiLoginPasskeyView,
     BrowsableApiLoginView,
 )
 from blogapi.core import health
@@ -25,10 +27,21 @@ urlpatterns = [
     # Ahead of the admin's own routes: its login page, then a code page for a second factor.
     path("admin/login/", AdminLoginView.as_view(), name="admin-login"),
     path("admin/login/code/", AdminLoginCodeView.as_view(), name="admin-login-code"),
+    # The code page's script asks here for the options of the pending sign-in's passkeys.
+    path(
+        "admin/login/code/passkey/",
+        AdminLoginPasskeyView.as_view(),
+        name="admin-login-code-passkey",
+    ),
     path("admin/", admin.site.urls),
     # Ahead of DRF's own login route: the same page, then a code page for a second factor.
     path("api-auth/login/", BrowsableApiLoginView.as_view(), name="api-login"),
     path("api-auth/login/code/", BrowsableApiLoginCodeView.as_view(), name="api-login-code"),
+    path(
+        "api-auth/login/code/passkey/",
+        BrowsableApiLoginPasskeyView.as_view(),
+        name="api-login-code-passkey",
+    ),
     path("api-auth/", include("rest_framework.urls")),
     # Account routes first: `users/` and our e-mail pages must never fall to the post routes.
     path("api/v1/", include("blogapi.accounts.urls")),

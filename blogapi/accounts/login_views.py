@@ -1,4 +1,5 @@
-"""The HTML logins (browsable API, admin): password page, then a code page for a second factor."""
+"""The HTML logins (browsable API, admin): password page, then a code (or passkey) page for a
+second factor."""
 
 from typing import Any
 from urllib.parse import urlencode
@@ -8,7 +9,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import REDIRECT_FIELD_NAME, login
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, resolve_url
 from django.urls import reverse
@@ -17,10 +18,19 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.generic import FormView
+from django.views.generic import FormView, View
 
 from blogapi.accounts.forms import AdminLoginForm, BrowsableApiLoginForm, LoginCodeForm
-from blogapi.accounts.services.mfa import BAD_EPHEMERAL, INCORRECT_CODE, mfa_login_complete
+from blogapi.accounts.services.mfa import (
+    BAD_EPHEMERAL,
+    INCORRECT_CODE,
+    mfa_login_complete,
+    mfa_login_methods,
+)
+from blogapi.accounts.services.webauthn import (
+    passkey_second_factor_complete,
+    passkey_second_factor_start,
+)
 
 # The pending code step lives in the (anonymous) session, server-side: the browser never holds
 # the ephemeral token, and the session key changes at login() (Django's session fixation guard).
@@ -84,36 +94,64 @@ class AdminLoginView(CodeStepLoginMixin, LoginView):
         return context
 
 
-@method_decorator([sensitive_post_parameters("code"), csrf_protect, never_cache], name="dispatch")
-class LoginCodeView(FormView):
-    """The code page: a right TOTP or recovery code signs the browser in; wrong ones are limited.
+def pending_sign_in(request: HttpRequest) -> dict[str, Any] | None:
+    """The session's sign-in waiting for its second step (its ephemeral token and `next`)."""
+    pending = request.session.get(PENDING_KEY)
+    if not isinstance(pending, dict) or not isinstance(pending.get("token"), str):
+        return None
+    return pending
 
-    The code is checked by the API's own flow (mfa_login_complete): the same login limits, the
-    same single use of the ephemeral token and of each TOTP time step.
+
+def sign_in_again(request: HttpRequest, login_url: str, next_url: str | None) -> str:
+    """Expired, spent or missing: the step is dropped and the password page (with a message and
+    `next`) is where to start again."""
+    request.session.pop(PENDING_KEY, None)
+    messages.error(request, BAD_EPHEMERAL)
+    url = reverse(login_url)
+    if next_url:
+        url += "?" + urlencode({REDIRECT_FIELD_NAME: next_url})
+    return url
+
+
+@method_decorator(
+    [sensitive_post_parameters("code", "credential"), csrf_protect, never_cache], name="dispatch"
+)
+class LoginCodeView(FormView):
+    """The code page: a right TOTP or recovery code, or a passkey, signs the browser in; wrong
+    ones are limited.
+
+    Both are checked by the API's own flows (mfa_login_complete, and for a passkey
+    passkey_second_factor_complete as mfa/verify/ with `credential`): the same login limits, the
+    same single use of the ephemeral token, of each TOTP time step and of each passkey challenge.
     """
 
     form_class = LoginCodeForm
     login_url: str
+    passkey_options_url: str
 
     def default_next(self) -> str:
         """Where a sign-in without a (safe) `next` goes."""
         raise NotImplementedError
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        pending = request.session.get(PENDING_KEY)
-        if not isinstance(pending, dict) or not isinstance(pending.get("token"), str):
+        pending = pending_sign_in(request)
+        if pending is None:
             return self._back_to_login(None)
         self.pending = pending
         return super().dispatch(request, *args, **kwargs)
 
     def _back_to_login(self, next_url: str | None) -> HttpResponse:
-        """Expired, spent or missing: start again from the password page, with a message."""
-        self.request.session.pop(PENDING_KEY, None)
-        messages.error(self.request, BAD_EPHEMERAL)
-        url = reverse(self.login_url)
-        if next_url:
-            url += "?" + urlencode({REDIRECT_FIELD_NAME: next_url})
-        return HttpResponseRedirect(url)
+        return HttpResponseRedirect(sign_in_again(self.request, self.login_url, next_url))
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        methods = mfa_login_methods(ephemeral_token=self.pending["token"])
+        return {
+            **super().get_context_data(**kwargs),
+            "totp": "totp" in methods,
+            # The button only where the ceremony can succeed: a passkey, and passkeys configured.
+            "passkey": "webauthn" in methods and bool(settings.AUTH_WEBAUTHN_RP_ID),
+            "passkey_options_url": reverse(self.passkey_options_url),
+        }
 
     def _next(self) -> str:
         next_url = self.pending.get("next")
@@ -126,17 +164,28 @@ class LoginCodeView(FormView):
         return self.default_next()
 
     def form_valid(self, form: LoginCodeForm) -> HttpResponse:
+        credential = form.cleaned_data["credential"]
+        field = "code" if credential is None else "credential"
         try:
-            attempt = mfa_login_complete(
-                request=self.request,
-                ephemeral_token=self.pending["token"],
-                code=form.cleaned_data["code"],
-            )
+            if credential is None:
+                attempt = mfa_login_complete(
+                    request=self.request,
+                    ephemeral_token=self.pending["token"],
+                    code=form.cleaned_data["code"],
+                )
+            else:
+                attempt = passkey_second_factor_complete(
+                    request=self.request,
+                    ephemeral_token=self.pending["token"],
+                    credential=credential,
+                )
         except ValidationError as error:
-            if "ephemeral_token" in error.message_dict:
+            errors = error.message_dict if hasattr(error, "error_dict") else {}
+            if "ephemeral_token" in errors:
                 return self._back_to_login(self.pending.get("next"))
-            # "Incorrect code.", or why TOTP codes cannot be checked (an unreadable secret).
-            form.add_error("code", error.message_dict.get("code", [INCORRECT_CODE]))
+            # "Incorrect code.", why TOTP codes cannot be checked (an unreadable secret), why
+            # the passkey's answer was refused, or that passkeys are not configured.
+            form.add_error(field, errors.get(field) or error.messages or [INCORRECT_CODE])
             return self.form_invalid(form)
         self.request.session.pop(PENDING_KEY, None)
         login(self.request, attempt.user)
@@ -148,6 +197,7 @@ class BrowsableApiLoginCodeView(LoginCodeView):
 
     template_name = "accounts/login_code.html"
     login_url = "api-login"
+    passkey_options_url = "api-login-code-passkey"
 
     def default_next(self) -> str:
         return resolve_url(settings.LOGIN_REDIRECT_URL)
@@ -158,9 +208,56 @@ class AdminLoginCodeView(LoginCodeView):
 
     template_name = "accounts/admin_login_code.html"
     login_url = "admin:login"
+    passkey_options_url = "admin-login-code-passkey"
 
     def default_next(self) -> str:
         return reverse("admin:index")
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return {**admin.site.each_context(self.request), **super().get_context_data(**kwargs)}
+
+
+@method_decorator([csrf_protect, never_cache], name="dispatch")
+class LoginPasskeyOptionsView(View):
+    """POST (the code page's script): request options for the passkeys of the session's pending
+    sign-in, their challenge bound to its ephemeral token as mfa/webauthn/authenticate/ binds it.
+
+    JSON either way: `{"request_options"}`, or 400 `{"detail", "code"}` (with `login_url` when
+    the sign-in has to start again).
+    """
+
+    http_method_names = ["post"]
+    login_url: str
+
+    def post(self, request: HttpRequest) -> JsonResponse:
+        pending = pending_sign_in(request)
+        if pending is None:
+            return self._sign_in_again(None)
+        try:
+            options = passkey_second_factor_start(request=request, ephemeral_token=pending["token"])
+        except ValidationError as error:
+            if hasattr(error, "error_dict") and "ephemeral_token" in error.error_dict:
+                return self._sign_in_again(pending.get("next"))
+            # No passkey (any more), or passkeys not configured on this server.
+            detail = " ".join(error.messages)
+            return JsonResponse({"detail": detail, "code": "passkey_unavailable"}, status=400)
+        return JsonResponse({"request_options": options})
+
+    def _sign_in_again(self, next_url: str | None) -> JsonResponse:
+        login_url = sign_in_again(self.request, self.login_url, next_url)
+        return JsonResponse(
+            {"detail": BAD_EPHEMERAL, "code": "sign_in_expired", "login_url": login_url},
+            status=400,
+        )
+
+
+class BrowsableApiLoginPasskeyView(LoginPasskeyOptionsView):
+    """/api-auth/login/code/passkey/: passkey options for the browsable API's code page."""
+
+    login_url = "api-login"
+
+
+class AdminLoginPasskeyView(LoginPasskeyOptionsView):
+    """/admin/login/code/passkey/: passkey options for the admin's code page."""
+
+    login_url = "admin:login"

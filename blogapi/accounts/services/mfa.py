@@ -358,6 +358,20 @@ def mfa_login_attempt_get(*, request: HttpRequest, ephemeral_token: str) -> MfaL
     return attempt
 
 
+def mfa_login_methods(*, ephemeral_token: str) -> list[str]:
+    """The ways a pending login can pass its second step ([] when it is expired or unknown).
+
+    Charges nothing: the HTML code pages call it with the token they keep in the session, which
+    the client never sees (mfa_login_attempt_get charges a token the client presents).
+    """
+    attempt = (
+        MfaLoginAttempt.objects.select_related("user")
+        .filter(digest=token_digest(ephemeral_token), expires_at__gt=timezone.now())
+        .first()
+    )
+    return mfa_methods(attempt.user) if attempt is not None else []
+
+
 def mfa_login_attempt_spend(attempt: MfaLoginAttempt) -> MfaLoginAttempt:
     """The second factor was right: the attempt is deleted, once (a racing verify gets a 400)."""
     deleted, _ = MfaLoginAttempt.objects.filter(pk=attempt.pk).delete()

@@ -1,16 +1,18 @@
 """Real Chromium with a virtual authenticator (Chrome DevTools Protocol): a passkey registered
-through the API and used to sign in, alone and as the second step; no hardware involved."""
+through the API and used to sign in, alone and as the second step (over the API, and through the
+"Use a passkey" button of the browsable API's and the admin's code pages); no hardware involved."""
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, CDPSession, Page, expect, sync_playwright
 
+from blogapi.core.tests import test_browser
 from blogapi.core.tests.processes import (
     AppServer,
     SmtpPeer,
@@ -21,9 +23,18 @@ from blogapi.core.tests.processes import (
     stop_quietly,
     unique_name,
 )
-from blogapi.core.tests.test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from blogapi.core.tests.test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    TIMEOUT_MS,
+    assert_clean,
+    run,
+    shot,
+    watch,
+)
 
 pytestmark = pytest.mark.system
+__all__ = ["shot"]  # a fixture, used by name
 
 _required_tools = require_tools(
     [] if CHROMIUM else ["Chromium"],
@@ -80,12 +91,15 @@ class Site:
     url: str
     api_url: str
     smtp: SmtpPeer
+    env: dict[str, str]
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("browser-passkeys")
     with services(os.environ.get("HOME", str(root))) as running:
+        # The code pages' passkey script is a static file, served as `make serve` serves it.
+        run(running.env, "collectstatic", "--noinput", "--no-post-process")
         manage(running.env, "migrate", "--noinput")
         server = AppServer(running.env, root / "gunicorn.log")
         origin = f"http://localhost:{server.port}"
@@ -97,7 +111,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         }
         try:
             server.start()
-            yield Site(origin, server.url, running.smtp)
+            yield Site(origin, server.url, running.smtp, running.env)
         finally:
             stop_quietly(server.stop)
 
@@ -112,8 +126,17 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+@dataclass
+class Browsing:
+    """A page and the virtual authenticator attached to it (through its CDP session)."""
+
+    page: Page
+    cdp: CDPSession
+    authenticator_id: str
+
+
 @pytest.fixture
-def page(site: Site, browser: Browser) -> Iterator[Page]:
+def browsing(site: Site, browser: Browser) -> Iterator[Browsing]:
     """A fresh profile on one of the site's pages, with a virtual platform authenticator."""
     context = browser.new_context(base_url=site.url)
     context.set_default_timeout(TIMEOUT_MS)
@@ -121,7 +144,7 @@ def page(site: Site, browser: Browser) -> Iterator[Page]:
     page.goto("/api/v1/")
     cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
-    cdp.send(
+    added = cdp.send(
         "WebAuthn.addVirtualAuthenticator",
         {
             "options": {
@@ -133,8 +156,13 @@ def page(site: Site, browser: Browser) -> Iterator[Page]:
             }
         },
     )
-    yield page
+    yield Browsing(page, cdp, added["authenticatorId"])
     context.close()
+
+
+@pytest.fixture
+def page(browsing: Browsing) -> Page:
+    return browsing.page
 
 
 def api(site: Site, path: str, body: dict[str, Any], key: str | None = None) -> Any:
@@ -187,3 +215,82 @@ def test_a_passkey_registered_in_the_browser_signs_in_alone_and_as_second_step(
 
     assert second["status"] == 200, second
     assert signed_in_as(site, second["body"]["key"]) == name
+
+
+def password_step(page: Page, login_url: str, name: str) -> None:
+    page.goto(login_url)
+    page.fill("#id_username", name)
+    page.fill("#id_password", PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_a_passkey_only_staff_member_signs_in_with_the_passkey_button(
+    site: Site, page: Page, shot: Callable[[str], None]
+) -> None:
+    """The admin's and the browsable API's code pages: password, then "Use a passkey"."""
+    traffic = watch(page, test_browser.Site(site.url, site.smtp))
+    name, key = confirmed_user(site)
+    registered = page.evaluate(REGISTER_JS, {"key": key})
+    assert registered["status"] == 201, registered
+    manage(
+        site.env,
+        "shell",
+        "-c",
+        "from blogapi.accounts.models import User; "
+        f"User.objects.filter(username='{name}').update(is_staff=True, is_superuser=True)",
+    )
+
+    password_step(page, "/admin/", name)
+
+    expect(page).to_have_url(f"{site.url}/admin/login/code/")
+    expect(page.get_by_text("Recovery code:")).to_be_visible()  # no authenticator app
+    shot("admin-code-page")
+    page.get_by_role("button", name="Use a passkey").click()
+
+    expect(page).to_have_url(f"{site.url}/admin/")
+    expect(page.locator("#user-tools")).to_contain_text(name)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Site administration")
+    shot("admin-index")
+    assert_clean(page, traffic)
+
+    page.context.clear_cookies()
+    password_step(page, "/api-auth/login/?next=/api/v1/dj-rest-auth/user/", name)
+
+    expect(page).to_have_url(f"{site.url}/api-auth/login/code/")
+    shot("browsable-api-code-page")
+    page.get_by_role("button", name="Use a passkey").click()
+
+    expect(page).to_have_url(f"{site.url}/api/v1/dj-rest-auth/user/")
+    expect(page.locator(".navbar .dropdown-toggle")).to_have_text(name)
+    assert_clean(page, traffic)
+
+
+def test_a_refused_passkey_is_an_error_on_the_code_page_and_a_retry_signs_in(
+    site: Site, browsing: Browsing, shot: Callable[[str], None]
+) -> None:
+    """A bad signature (the authenticator told to forge one): the server's refusal shows on the
+    form, nobody is signed in, and the button works again with a sound authenticator."""
+    page = browsing.page
+    traffic = watch(page, test_browser.Site(site.url, site.smtp))
+    name, key = confirmed_user(site)
+    assert page.evaluate(REGISTER_JS, {"key": key})["status"] == 201
+    password_step(page, "/api-auth/login/", name)
+    expect(page).to_have_url(f"{site.url}/api-auth/login/code/")
+    overrides = {"authenticatorId": browsing.authenticator_id}
+
+    browsing.cdp.send("WebAuthn.setResponseOverrideBits", {**overrides, "isBogusSignature": True})
+    page.get_by_role("button", name="Use a passkey").click()
+
+    expect(page.locator("#passkey-error .text-error")).to_have_text("Invalid signature.")
+    shot("refused-signature")
+    expect(page).to_have_url(f"{site.url}/api-auth/login/code/")
+    page.goto("/api/v1/")
+    expect(page.locator(".navbar .dropdown-toggle")).to_have_count(0)
+
+    browsing.cdp.send("WebAuthn.setResponseOverrideBits", {**overrides, "isBogusSignature": False})
+    page.goto("/api-auth/login/code/")  # the sign-in still waits for its second step
+    page.get_by_role("button", name="Use a passkey").click()
+
+    expect(page).to_have_url(f"{site.url}/api/v1/")
+    expect(page.locator(".navbar .dropdown-toggle")).to_have_text(name)
+    assert_clean(page, traffic)
