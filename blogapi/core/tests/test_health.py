@@ -9,6 +9,7 @@ import pytest
 from django.db import OperationalError
 from django.test import Client, override_settings
 
+EMPTY_QUEUE = {"depth": 0, "oldest_age_seconds": None, "stuck": False}
 BROKEN_REDIS = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
@@ -34,7 +35,7 @@ def test_readyz_answers_ok_when_database_and_cache_answer(client: Client, db: No
     response = client.get("/readyz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "tasks": EMPTY_QUEUE}
     assert "no-store" in response["Cache-Control"]
 
 
@@ -117,4 +118,4 @@ def test_probes_answer_json_whatever_the_accept_header(client: Client, db: None,
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"status": "ok"}
+    assert response.json()["status"] == "ok"
