@@ -429,6 +429,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The probes' `"status": "ok"`, shared by /healthz and /readyz: one enum, one name.
+    "ENUM_NAME_OVERRIDES": {"ProbeOkEnum": ["ok"]},
 }
 
 # --- Static files, i18n -----------------------------------------------------------------------
