@@ -1,16 +1,18 @@
 """Mail as durable tasks: the EMAIL_BACKEND enqueues, the task worker delivers through EMAIL_URL.
 
 Every sender (allauth, dj-rest-auth, our notices) calls Django's mail API; TaskEmailBackend
-writes each message (an OutgoingMail row) and the task that delivers it in the caller's own
-transaction: rolled back, no mail; committed, the mail survives the web process. Requests never
-wait for SMTP, so a known and an unknown address take the same time.
+enqueues one task per message, carrying the message and a new mail id, in the caller's own
+transaction (one row: a request pays one insert): rolled back, no mail; committed, the mail
+survives the web process. Requests never wait for SMTP.
 
-The task (mail_deliver) sends at least once and, after a success, never again: it claims the row
-(locked, status SENDING, a lease), sends, then marks it SENT and empties its message. The one
-window for a second copy: a worker that dies after the SMTP server accepted the message and
-before SENT is written; once its lease ends the mail is sent again (mail_requeue_stalled). No
-SMTP protocol lets a sender close that window; its Message-ID, the same on every attempt, lets
-the receiving side recognise the copy.
+The task (mail_deliver) sends at least once and, after a success, never again: it claims the
+mail's OutgoingMail row, the send record keyed by the mail id (created on the first attempt,
+locked, status SENDING, a lease), sends, then marks it SENT and empties its message; the
+message is also dropped from the task's own arguments once it has run. The windows for a second
+copy: a worker that dies after the SMTP server accepted the message and before SENT is written
+(once its lease ends the mail is sent again, mail_requeue_stalled), and a server that accepts
+but answers after EMAIL_TIMEOUT. No SMTP sender can close them; the Message-ID, the same on
+every attempt, lets the receiving side recognise the copy.
 
 Failed attempts are retried with backoff (MAIL_RETRY_FIRST_DELAY, doubling, at most an hour
 apart) until MAIL_RETRY_FOR after the mail was enqueued; then it is marked failed and logged
@@ -18,8 +20,9 @@ apart) until MAIL_RETRY_FOR after the mail was enqueued; then it is marked faile
 """
 
 import logging
+import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import make_msgid
 from typing import Any
 
@@ -29,7 +32,8 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.utils import DNS_NAME
 from django.db import transaction
 from django.utils import timezone
-from django_tasks import task
+from django_tasks import TaskContext, task
+from django_tasks_db.models import DBTaskResult
 
 from blogapi.core.models import OutgoingMail
 
@@ -86,12 +90,11 @@ def message_from_json(data: dict[str, Any]) -> EmailMultiAlternatives:
     return message
 
 
-def mail_enqueue(*, message: EmailMessage) -> OutgoingMail:
-    """Store the message and enqueue its delivery, both in the current transaction."""
-    with transaction.atomic():
-        mail = OutgoingMail.objects.create(message=message_to_json(message))
-        mail_deliver.enqueue(str(mail.pk))
-    return mail
+def mail_enqueue(*, message: EmailMessage) -> str:
+    """Enqueue the message's delivery in the current transaction; its new mail id."""
+    mail_id = str(uuid.uuid4())
+    mail_deliver.enqueue(mail_id, message_to_json(message))
+    return mail_id
 
 
 class TaskEmailBackend(BaseEmailBackend):
@@ -104,6 +107,9 @@ class TaskEmailBackend(BaseEmailBackend):
         # No on_commit: the rows belong to the caller's transaction, so they commit or roll back
         # with the change that caused the mail.
         messages = list(email_messages)
+        if len(messages) == 1:
+            mail_enqueue(message=messages[0])  # one insert: atomic by itself
+            return 1
         with transaction.atomic():
             for message in messages:
                 mail_enqueue(message=message)
@@ -115,8 +121,18 @@ def send_lease() -> timedelta:
     return timedelta(seconds=max(60, 10 * settings.EMAIL_TIMEOUT))
 
 
-def mail_claim(*, mail_id: str) -> OutgoingMail | str:
-    """Lock the mail and take it for one attempt; a string saying why not when it is not due."""
+def mail_claim(
+    *, mail_id: str, message: dict[str, Any] | None, enqueued_at: datetime
+) -> OutgoingMail | str:
+    """Lock the mail and take it for one attempt; a string saying why not when it is not due.
+
+    The first attempt writes the send record (from the task's message, counting retries from
+    when the task was enqueued); get_or_create copes with two first attempts at once.
+    """
+    if message is not None:
+        OutgoingMail.objects.get_or_create(
+            pk=mail_id, defaults={"message": message, "enqueued_at": enqueued_at}
+        )
     with transaction.atomic():
         mail = OutgoingMail.objects.select_for_update().filter(pk=mail_id).first()
         if mail is None:
@@ -127,7 +143,7 @@ def mail_claim(*, mail_id: str) -> OutgoingMail | str:
         if mail.next_attempt_at > now:
             if mail.status == Status.SENDING:
                 # Another worker is sending it: look again once its lease ends (it may die).
-                mail_deliver.using(run_after=mail.next_attempt_at).enqueue(str(mail.pk))
+                mail_deliver.using(run_after=mail.next_attempt_at).enqueue(str(mail.pk), None)
             return "not due"  # a queued retry's own task comes at its time
         mail.status = Status.SENDING
         mail.attempts += 1
@@ -162,7 +178,7 @@ def mail_attempt_failed(*, mail: OutgoingMail, reason: str) -> str:
             OutgoingMail.objects.filter(pk=mail.pk, status=Status.SENDING).update(
                 status=Status.QUEUED, next_attempt_at=due
             )
-            mail_deliver.using(run_after=due).enqueue(str(mail.pk))
+            mail_deliver.using(run_after=due).enqueue(str(mail.pk), None)
         wait = (due - now).total_seconds()
         logger.warning(
             "mail delivery attempt %d failed (%s), retry in %g s",
@@ -183,10 +199,27 @@ def mail_attempt_failed(*, mail: OutgoingMail, reason: str) -> str:
     raise MailNotDelivered(f"gave up after {mail.attempts} attempts ({reason})") from None
 
 
-@task()
-def mail_deliver(mail_id: str) -> str:
-    """Deliver one queued mail through EMAIL_URL's backend; idempotent (see the module's notes)."""
-    claimed = mail_claim(mail_id=mail_id)
+@task(takes_context=True)
+def mail_deliver(context: TaskContext, mail_id: str, message: dict[str, Any] | None) -> str:
+    """Deliver one queued mail through EMAIL_URL's backend; idempotent (see the module's notes).
+
+    `message` rides with the first task only: retries and requeues find it in the send record.
+    """
+    try:
+        return mail_attempt(mail_id=mail_id, message=message, context=context)
+    finally:
+        if message is not None:
+            # The send record holds the message now: no reset link lingers in the task table
+            # (django-tasks-db keeps a task's arguments, shown in its admin, until purged).
+            DBTaskResult.objects.filter(pk=context.task_result.id).update(
+                args_kwargs={"args": [mail_id, None], "kwargs": {}}
+            )
+
+
+def mail_attempt(*, mail_id: str, message: dict[str, Any] | None, context: TaskContext) -> str:
+    """One delivery attempt: claim, send, record the outcome."""
+    enqueued_at = context.task_result.enqueued_at or timezone.now()
+    claimed = mail_claim(mail_id=mail_id, message=message, enqueued_at=enqueued_at)
     if isinstance(claimed, str):
         return claimed
     try:
@@ -215,7 +248,7 @@ def mail_requeue_stalled() -> int:
                 pk=mail_id, status=Status.SENDING, next_attempt_at__lt=now
             ).update(status=Status.QUEUED, next_attempt_at=now)
             if taken:
-                mail_deliver.enqueue(str(mail_id))
+                mail_deliver.enqueue(str(mail_id), None)
                 requeued += taken
     if requeued:
         logger.warning("mail: %d delivery(ies) whose sender died were queued again", requeued)

@@ -139,7 +139,7 @@ def test_readyz_reports_how_many_tasks_are_due_and_the_oldest_ones_wait(
     time_machine.move_to(QUEUE_START + timedelta(seconds=20), tick=False)
     EmailMessage("Subject", "Second", to=["dave@example.com"]).send()
     # A retry or a periodic run scheduled for later is not waiting yet.
-    mail_deliver.using(run_after=QUEUE_START + timedelta(hours=1)).enqueue("later")
+    mail_deliver.using(run_after=QUEUE_START + timedelta(hours=1)).enqueue("later", None)
     time_machine.move_to(QUEUE_START + timedelta(seconds=30), tick=False)
 
     response = client.get("/readyz")

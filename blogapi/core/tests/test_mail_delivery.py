@@ -165,9 +165,13 @@ def work_until(done: Any, timeout: float) -> None:
 
 
 def all_finished() -> bool:
-    return not OutgoingMail.objects.exclude(
-        status__in=[OutgoingMail.Status.SENT, OutgoingMail.Status.FAILED]
-    ).exists()
+    """No mail task waits (not even a retry due later), and every mail was sent or given up."""
+    return (
+        not ready()
+        and not OutgoingMail.objects.exclude(
+            status__in=[OutgoingMail.Status.SENT, OutgoingMail.Status.FAILED]
+        ).exists()
+    )
 
 
 @pytest.fixture(autouse=True)
