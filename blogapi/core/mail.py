@@ -30,7 +30,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.utils import DNS_NAME
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tasks import TaskContext, task
 from django_tasks_db.models import DBTaskResult
@@ -126,17 +126,13 @@ def mail_claim(
 ) -> OutgoingMail | str:
     """Lock the mail and take it for one attempt; a string saying why not when it is not due.
 
-    The first attempt writes the send record (from the task's message, counting retries from
-    when the task was enqueued); get_or_create copes with two first attempts at once.
+    The first attempt writes the send record, already taken (from the task's message, counting
+    retries from when the task was enqueued): one commit per claim.
     """
-    if message is not None:
-        OutgoingMail.objects.get_or_create(
-            pk=mail_id, defaults={"message": message, "enqueued_at": enqueued_at}
-        )
     with transaction.atomic():
         mail = OutgoingMail.objects.select_for_update().filter(pk=mail_id).first()
         if mail is None:
-            return "gone"
+            return "gone" if message is None else mail_first_claim(mail_id, message, enqueued_at)
         if mail.status in (Status.SENT, Status.FAILED):
             return f"already {mail.status}"
         now = timezone.now()
@@ -152,6 +148,36 @@ def mail_claim(
         return mail
 
 
+def mail_first_claim(
+    mail_id: str, message: dict[str, Any], enqueued_at: datetime
+) -> OutgoingMail | str:
+    """Create the send record, taken for a first attempt; "taken" if another worker just did."""
+    try:
+        with transaction.atomic():  # a savepoint: the loser of two first attempts goes on
+            return OutgoingMail.objects.create(
+                pk=mail_id,
+                message=message,
+                enqueued_at=enqueued_at,
+                status=Status.SENDING,
+                attempts=1,
+                next_attempt_at=timezone.now() + send_lease(),
+            )
+    except IntegrityError:
+        return "taken"  # the winner sends; its lease covers its death (mail_requeue_stalled)
+
+
+def task_message_drop(*, task_id: str | None, mail_id: str) -> None:
+    """Drop the message from the first task's arguments once the send record holds it.
+
+    django-tasks-db keeps a task's arguments (shown in its admin) until purged: no reset link
+    lingers there.
+    """
+    if task_id is not None:
+        DBTaskResult.objects.filter(pk=task_id).update(
+            args_kwargs={"args": [mail_id, None], "kwargs": {}}
+        )
+
+
 def retry_delay(*, attempts: int) -> timedelta:
     """Backoff after the given number of failed attempts: doubling, at most an hour."""
     first = settings.MAIL_RETRY_FIRST_DELAY
@@ -163,7 +189,7 @@ def failure_reason(error: Exception) -> str:
     return f"{type(error).__name__} {getattr(error, 'smtp_code', '')}".strip()
 
 
-def mail_attempt_failed(*, mail: OutgoingMail, reason: str) -> str:
+def mail_attempt_failed(*, mail: OutgoingMail, reason: str, task_id: str | None) -> str:
     """Schedule the next attempt, or give up once MAIL_RETRY_FOR has passed (MailNotDelivered)."""
     now = timezone.now()
     deadline = mail.enqueued_at + settings.MAIL_RETRY_FOR
@@ -179,6 +205,7 @@ def mail_attempt_failed(*, mail: OutgoingMail, reason: str) -> str:
                 status=Status.QUEUED, next_attempt_at=due
             )
             mail_deliver.using(run_after=due).enqueue(str(mail.pk), None)
+            task_message_drop(task_id=task_id, mail_id=str(mail.pk))
         wait = (due - now).total_seconds()
         logger.warning(
             "mail delivery attempt %d failed (%s), retry in %g s",
@@ -188,9 +215,11 @@ def mail_attempt_failed(*, mail: OutgoingMail, reason: str) -> str:
             extra=details,
         )
         return "retry scheduled"
-    OutgoingMail.objects.filter(pk=mail.pk).update(
-        status=Status.FAILED, message={}, finished_at=now
-    )
+    with transaction.atomic():
+        OutgoingMail.objects.filter(pk=mail.pk).update(
+            status=Status.FAILED, message={}, finished_at=now
+        )
+        task_message_drop(task_id=task_id, mail_id=str(mail.pk))
     details["subject"] = mail.message["subject"]
     logger.error(
         "mail delivery gave up after %d attempts (%s)", mail.attempts, reason, extra=details
@@ -205,22 +234,11 @@ def mail_deliver(context: TaskContext, mail_id: str, message: dict[str, Any] | N
 
     `message` rides with the first task only: retries and requeues find it in the send record.
     """
-    try:
-        return mail_attempt(mail_id=mail_id, message=message, context=context)
-    finally:
-        if message is not None:
-            # The send record holds the message now: no reset link lingers in the task table
-            # (django-tasks-db keeps a task's arguments, shown in its admin, until purged).
-            DBTaskResult.objects.filter(pk=context.task_result.id).update(
-                args_kwargs={"args": [mail_id, None], "kwargs": {}}
-            )
-
-
-def mail_attempt(*, mail_id: str, message: dict[str, Any] | None, context: TaskContext) -> str:
-    """One delivery attempt: claim, send, record the outcome."""
+    task_id = context.task_result.id if message is not None else None
     enqueued_at = context.task_result.enqueued_at or timezone.now()
     claimed = mail_claim(mail_id=mail_id, message=message, enqueued_at=enqueued_at)
     if isinstance(claimed, str):
+        task_message_drop(task_id=task_id, mail_id=mail_id)
         return claimed
     try:
         connection = get_connection(
@@ -228,10 +246,12 @@ def mail_attempt(*, mail_id: str, message: dict[str, Any] | None, context: TaskC
         )
         connection.send_messages([message_from_json(claimed.message)])
     except Exception as error:
-        return mail_attempt_failed(mail=claimed, reason=failure_reason(error))
-    OutgoingMail.objects.filter(pk=claimed.pk).exclude(status=Status.SENT).update(
-        status=Status.SENT, message={}, finished_at=timezone.now()
-    )
+        return mail_attempt_failed(mail=claimed, reason=failure_reason(error), task_id=task_id)
+    with transaction.atomic():
+        OutgoingMail.objects.filter(pk=claimed.pk).exclude(status=Status.SENT).update(
+            status=Status.SENT, message={}, finished_at=timezone.now()
+        )
+        task_message_drop(task_id=task_id, mail_id=mail_id)
     return "sent"
 
 
