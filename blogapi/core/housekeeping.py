@@ -87,10 +87,15 @@ def housekeeping_run(name: str, generation: str) -> int | str:
 
 
 def finished_tasks_purge() -> int:
-    """Delete finished tasks and mail records older than TASKS_KEEP_FINISHED."""
+    """Delete finished tasks and mail records older than TASKS_KEEP_FINISHED.
+
+    Also tasks started that long ago and still "running": their worker was killed (the backend
+    never finishes them); their work was taken over (mail_requeue_stalled, a new chain).
+    """
     before = timezone.now() - settings.TASKS_KEEP_FINISHED
     deleted, _ = DBTaskResult.objects.finished().filter(finished_at__lt=before).delete()
-    return deleted + mail.mail_purge_finished(before=before)
+    abandoned, _ = DBTaskResult.objects.running().filter(started_at__lt=before).delete()
+    return deleted + abandoned + mail.mail_purge_finished(before=before)
 
 
 def expired_sessions_purge() -> int:

@@ -165,6 +165,23 @@ def test_finished_tasks_and_mail_records_are_purged_after_the_keep_time(
     assert not OutgoingMail.objects.exists()
 
 
+def test_tasks_of_a_killed_worker_are_purged_after_the_keep_time(
+    time_machine: Any, settings: Any
+) -> None:
+    settings.EMAIL_BACKEND = TASK_BACKEND
+    time_machine.move_to(START, tick=False)
+    EmailMessage("Subject", "Body", to=["dave@example.com"]).send()
+    [task] = ready()
+    task.claim("killed-worker")  # and never finished
+
+    time_machine.move_to(START + settings.TASKS_KEEP_FINISHED - timedelta(seconds=1))
+    assert JOBS["finished_tasks_purge"].run() == 0
+    time_machine.move_to(START + settings.TASKS_KEEP_FINISHED + timedelta(seconds=1))
+    assert JOBS["finished_tasks_purge"].run() == 1
+
+    assert not DBTaskResult.objects.exists()
+
+
 def test_the_accounts_token_purge_is_a_job(
     alice: User, api_client: APIClient, time_machine: Any
 ) -> None:
