@@ -20,7 +20,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 CHECK_ENV := DJANGO_SECRET_KEY=check-only-secret-key-not-for-production-0123456789 \
 	DJANGO_ALLOWED_HOSTS=localhost DATABASE_URL=sqlite:///:memory: EMAIL_URL=dummymail://
 
-.PHONY: help install run serve test lint typecheck checks pytest pytest-postgres pytest-system contract browser fmt bench demo clean
+.PHONY: help install run serve worker test lint typecheck checks pytest pytest-postgres pytest-system contract browser fmt bench demo clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,9 +39,15 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock Makefile
 install: $(VENV)/.synced  ## Install everything into .venv (uv, from uv.lock).
 
 run: export DJANGO_DEBUG ?= true
-run: install  ## Migrate the SQLite database and serve on http://127.0.0.1:$(PORT).
+run: install  ## Migrate SQLite; serve on http://127.0.0.1:$(PORT) with the task worker (mail) beside it.
 	$(MANAGE) migrate --noinput
+	@# Two processes, one command: Ctrl-C reaches both; when the server stops, the trap stops
+	@# the worker too.
+	$(MANAGE) worker & trap 'kill -TERM $$! 2>/dev/null; wait' EXIT; \
 	$(MANAGE) runserver 127.0.0.1:$(PORT)
+
+worker: install  ## The task worker: delivers queued mail, runs the periodic housekeeping.
+	exec $(MANAGE) worker
 
 # DJANGO_DEBUG is left off: settings then require DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS and
 # EMAIL_URL, from the environment (consolemail:// would print every reset link to the output).

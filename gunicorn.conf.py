@@ -50,8 +50,7 @@ workers = _whole_number("WEB_CONCURRENCY", min(2 * _cpu_count() + 1, MAX_DEFAULT
 worker_class = "sync"
 # A request running longer than this is killed (its worker restarted).
 timeout = _whole_number("GUNICORN_TIMEOUT", 30)
-# On stop or reload, workers finish their requests; longer than EMAIL_TIMEOUT (10 s), which
-# queued mail gets to leave at exit (blogapi.core.mail).
+# On stop or reload, workers finish their requests (mail is already queued in the database).
 graceful_timeout = 30
 # Sync workers close every connection after its response; this applies only to other workers.
 keepalive = 5
@@ -63,8 +62,8 @@ max_requests_jitter = 1000
 # Preload: the master imports and warms the app once and forks the workers from it, so they share
 # those pages copy-on-write instead of each importing a copy of its own: per worker PSS after
 # 2,000 reads ~56 -> ~33 MB (USS ~51 -> ~18 MB); RSS, which counts shared pages in full, hardly
-# changes. Nothing opened is shared: nothing connects at import (the database, Redis and the
-# mail thread are opened on first use, in each worker), and pre_fork closes any database
+# changes. Nothing opened is shared: nothing connects at import (the database and Redis
+# are opened on first use, in each worker), and pre_fork closes any database
 # connection the master holds. Traded: a HUP no longer loads new code; it re-reads this file and
 # restarts the workers from the code the master imported. New code takes a restart, as
 # docs/deployment.md rolls servers (SIGTERM lets in-flight requests finish), or `kill -USR2`

@@ -26,11 +26,20 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, cast
 
-from blogapi.core.tests.processes import REPO, AppServer, manage, memory_mb, stop_quietly
+from blogapi.core.tests.processes import (
+    REPO,
+    AppServer,
+    TaskWorker,
+    free_port,
+    manage,
+    memory_mb,
+    stop_quietly,
+)
 
 DOC, CHART = REPO / "docs" / "benchmarks.md", REPO / "docs" / "benchmarks.png"
 START, END = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
 EXPORT_START, EXPORT_END = "<!-- bench:export:start -->", "<!-- bench:export:end -->"
+MAIL_START, MAIL_END = "<!-- bench:mail:start -->", "<!-- bench:mail:end -->"
 LOGS = Path(tempfile.gettempdir()) / "blogapi-bench-logs"  # the servers' logs, kept after a run
 USER, PASSWORD = "bench", "correct horse battery staple"
 LOGIN = {"username": USER, "password": PASSWORD, "device": "bench"}
@@ -69,6 +78,15 @@ JWT_ENV = {
 MOMENTS = ("after warm-up", "after 10,000 reads more", "after 500 pages of 100 posts")
 # The export's goal: the serving worker grows by less than this while it streams 100,000 posts.
 EXPORT_GROWTH_GOAL_MB = 10.0
+# The mail hand-off scenario: password-reset requests (one mail each) on two servers sharing one
+# database, one handing mail to an in-process thread as before issue 20 (bench/thread_mail.py),
+# one enqueueing it as a task in the request's transaction, with a task worker delivering beside.
+HANDOFFS = {
+    "thread": "bench.thread_mail.ThreadEmailBackend",
+    "task": "blogapi.core.mail.TaskEmailBackend",
+}
+RESET_LIMITS = "password_reset_ip=1000000/60,password_reset_address=1000000/60"
+HANDOFF_GOAL = 0.95  # "no more than today", within the runs' noise
 
 
 @dataclass
@@ -112,6 +130,20 @@ class Backend:
 
     def growth(self) -> float:
         return max(pss for pss, _ in self.memory[1:]) - self.memory[0][0]
+
+
+@dataclass
+class Handoff:
+    """The mail hand-off scenario's runs on one database, by EMAIL_BACKEND."""
+
+    name: str
+    runs: dict[str, list[Run]] = field(default_factory=dict)
+
+    def median(self, key: str, figure: str = "rps") -> float:
+        return statistics.median(getattr(run, figure) for run in self.runs[key])
+
+    def ratio(self) -> float:
+        return self.median("task") / self.median("thread")
 
 
 def authorization(token: str) -> str:
@@ -306,6 +338,80 @@ def run_backend(
     return backend
 
 
+class SmtpSink:
+    """An SMTP server accepting every message and keeping only a count."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.port, self.received = free_port(), 0
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received += 1
+        return "250 OK"
+
+
+def run_mail_handoff(
+    name: str, database_url: str, redis_url: str = "", rounds: int = 5, seconds: int = 3
+) -> Handoff:
+    """Password-reset requests on the thread and the task servers, in turn, `rounds` times."""
+    print(f"== mail hand-off, {name}", flush=True)
+    handoff = Handoff(name)
+    sink = SmtpSink()
+    env = {"PATH": os.environ["PATH"], "HOME": tempfile.gettempdir(), **SERVER_ENV}
+    env |= {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "BENCH_CACHE_PREFIX": "mail"}
+    # Real SMTP for both, as in production: the thread sends from the web process, the task
+    # worker from its own.
+    env["EMAIL_URL"] = f"smtp://127.0.0.1:{sink.port}"
+    env["RATE_LIMITS"] = f"{SERVER_ENV['RATE_LIMITS']},{RESET_LIMITS}"
+    manage(env, "migrate", "--noinput")
+    manage(env, "demo_data", "--posts=1", f"--username={USER}", f"--password={PASSWORD}")
+    servers = {}
+    with ExitStack() as stack:
+        sink.controller.start()
+        stack.callback(stop_quietly, sink.controller.stop)
+        for key, backend in HANDOFFS.items():
+            log = LOGS / f"mail-{name.split()[0].lower()}-{key}.log"
+            log.unlink(missing_ok=True)
+            servers[key] = AppServer({**env, "BENCH_EMAIL_BACKEND": backend}, log)
+            servers[key].start()
+            stack.callback(stop_quietly, servers[key].stop)
+        worker_log = LOGS / f"mail-{name.split()[0].lower()}-worker.log"
+        worker_log.unlink(missing_ok=True)
+        worker = TaskWorker(env, worker_log)  # delivers the task server's mail as it comes
+        worker.start()
+        stack.callback(stop_quietly, worker.stop)
+        reset = {"email": f"{USER}@example.com"}
+        for number in range(rounds):
+            print(f"  round {number + 1} of {rounds}", flush=True)
+            for key, server in servers.items():
+                url = f"{server.url}/api/v1/dj-rest-auth/password/reset/"
+                handoff.runs.setdefault(key, []).append(wrk(url, seconds, None, reset))
+    print(f"  {sink.received:,} mails received", flush=True)
+    return handoff
+
+
+def mail_report(handoffs: list[Handoff], rounds: int, seconds: int, load: str) -> str:
+    lines = [
+        MAIL_START,
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; password-reset requests (one mail each), "
+        f"`wrk -t2 -c8 -d{seconds}s`, the two servers in turn {rounds} times: medians; "
+        f"load average before / after: {load}.",
+        "",
+        row("Database", "Thread hand-off: req/s, p50 / p99 ms", "Task in the transaction", "Ratio"),
+        "|---|---:|---:|---|",
+    ]
+    for h in handoffs:
+        cells = [
+            f"{h.median(k):,.0f}, {h.median(k, 'p50_ms'):.1f} / {h.median(k, 'p99_ms'):.1f}"
+            for k in HANDOFFS
+        ]
+        verdict = "✅" if h.ratio() >= HANDOFF_GOAL else "❌"
+        lines.append(row(h.name, *cells, f"{h.ratio():.2f} x (goal ≥ {HANDOFF_GOAL}) {verdict}"))
+    return "\n".join([*lines, MAIL_END])
+
+
 @contextmanager
 def postgres_and_redis() -> Iterator[tuple[dict[str, str], str] | None]:
     """Our databases on the machine's PostgreSQL, with its versions and Redis's; None if absent.
@@ -487,17 +593,25 @@ def main() -> None:
     parser.add_argument(
         "--export-only", action="store_true", help="only the account export of 100,000 posts"
     )
+    parser.add_argument("--mail-only", action="store_true", help="only the mail hand-off scenario")
     args = parser.parse_args()
+    if args.export_only and args.mail_only:
+        parser.error("--export-only and --mail-only exclude each other")
+    full = not (args.export_only or args.mail_only)
     # As `make serve` does: bytecode on disk, even where PYTHONDONTWRITEBYTECODE is set.
     subprocess.run([sys.executable, "-m", "compileall", "-q", "blogapi", "bench"], check=True)
     LOGS.mkdir(exist_ok=True)
     load, versions = f"{os.getloadavg()[0]:.2f}", "SQLite only"
+    backends, handoffs = [], []
     with tempfile.TemporaryDirectory(prefix="blogapi-bench-") as tmp:
         urls = {size: f"sqlite:///{tmp}/{size}.sqlite3" for size in DATABASES}
         if args.export_only:
-            backends = [run_export_only("SQLite", urls["large"])]
-        else:
-            backends = [run_backend("SQLite", urls, rounds=args.rounds, seconds=args.seconds)]
+            backends.append(run_export_only("SQLite", urls["large"]))
+        elif full:
+            backends.append(run_backend("SQLite", urls, rounds=args.rounds, seconds=args.seconds))
+        if not args.export_only:
+            mail_url = f"sqlite:///{tmp}/mail.sqlite3"
+            handoffs.append(run_mail_handoff("SQLite", mail_url, "", args.rounds, args.seconds))
     if not args.sqlite_only:
         with postgres_and_redis() as found:
             if found is not None:
@@ -505,16 +619,21 @@ def main() -> None:
                 name = "PostgreSQL + Redis"
                 if args.export_only:
                     backends.append(run_export_only(name, urls["large"], REDIS_URL))
-                else:
+                elif full:
                     backends.append(run_backend(name, urls, REDIS_URL, args.rounds, args.seconds))
+                if not args.export_only:
+                    handoffs.append(
+                        run_mail_handoff(name, urls["small"], REDIS_URL, args.rounds, args.seconds)
+                    )
     load += f" / {os.getloadavg()[0]:.2f}"
-    write_section(EXPORT_START, EXPORT_END, export_report(backends))
-    if args.export_only:
-        print(f"Wrote the export section of {DOC.relative_to(REPO)}.")
-        return
-    write_section(START, END, report(backends, args.rounds, args.seconds, load, versions))
-    write_chart(backends)
-    print(f"Wrote {DOC.relative_to(REPO)} and {CHART.relative_to(REPO)}; server logs in {LOGS}.")
+    if backends:
+        write_section(EXPORT_START, EXPORT_END, export_report(backends))
+    if full:
+        write_section(START, END, report(backends, args.rounds, args.seconds, load, versions))
+        write_chart(backends)
+    if handoffs:
+        write_section(MAIL_START, MAIL_END, mail_report(handoffs, args.rounds, args.seconds, load))
+    print(f"Wrote {DOC.relative_to(REPO)}; server logs in {LOGS}.")
 
 
 if __name__ == "__main__":

@@ -85,6 +85,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "corsheaders",
     "csp",
+    # Django 6's tasks API (backport) and its database queue: mail and housekeeping (TASKS).
+    "django_tasks",
+    "django_tasks_db",
     "blogapi.core",
     "blogapi.accounts",
     "blogapi.posts",
@@ -204,9 +207,10 @@ if not _email_url:
         )
     _email_url = "consolemail://"
 _email = environ.Env.email_url_config(_email_url)
-# Requests hand mail to a background sender (blogapi.core.mail), which delivers it through the
-# EMAIL_URL backend: no request waits for SMTP, and no SMTP failure changes an answer.
-EMAIL_BACKEND = "blogapi.core.mail.BackgroundEmailBackend"
+# Requests enqueue mail as a task in their own transaction (blogapi.core.mail); the worker
+# delivers it through the EMAIL_URL backend: no request waits for SMTP, no SMTP failure changes
+# an answer, and a web process killed after its commit loses no mail.
+EMAIL_BACKEND = "blogapi.core.mail.TaskEmailBackend"
 EMAIL_DELIVERY_BACKEND = _email["EMAIL_BACKEND"]
 EMAIL_HOST = _email.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = _email.get("EMAIL_PORT", 25)
@@ -217,6 +221,22 @@ EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="blogapi <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# A failed delivery is tried again after MAIL_RETRY_FIRST_DELAY, then after twice as long each
+# time (at most an hour apart), until MAIL_RETRY_FOR after the mail was enqueued: then it is
+# marked failed and logged.
+MAIL_RETRY_FIRST_DELAY = env_duration(env, "MAIL_RETRY_FIRST_DELAY", timedelta(seconds=30))
+MAIL_RETRY_FOR = env_duration(env, "MAIL_RETRY_FOR", timedelta(days=1))
+
+# --- Background tasks -------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/6.0/topics/tasks/ (django-tasks backports it to 5.2)
+# The queue is a table of the default database (django-tasks-db): enqueued in the same
+# transaction as the change that causes it, run by `manage.py worker` (make worker).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# /readyz reports the queue as stuck when its oldest due task has waited longer than this.
+TASKS_STUCK_AFTER = env_duration(env, "TASKS_STUCK_AFTER", timedelta(minutes=5))
+# How long finished tasks (and sent or failed mail records) are kept before housekeeping
+# deletes them.
+TASKS_KEEP_FINISHED = env_duration(env, "TASKS_KEEP_FINISHED", timedelta(days=7))
 
 # --- Authentication ---------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -461,6 +481,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ActivityEventEnum": "blogapi.accounts.services.activity.FEED_EVENTS",
         "ActivityActorEnum": "blogapi.accounts.models.AccountActivity.Actor",
+        # The probes' `"status": "ok"`, shared by /healthz and /readyz: one enum, one name.
+        "ProbeOkEnum": ["ok"],
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -8,7 +8,8 @@ class AccountsConfig(AppConfig):
     label = "accounts"
 
     def ready(self) -> None:
-        from blogapi.accounts import (  # noqa: F401  (connects receivers, registers the scheme)
+        from blogapi.accounts import (  # noqa: F401  (receivers, the scheme, periodic purges)
+            housekeeping,
             schema,
             signals,
         )

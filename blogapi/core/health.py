@@ -9,8 +9,10 @@ import logging
 import uuid
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
@@ -22,6 +24,8 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from blogapi.core.tasks import TaskQueueState, task_queue_state
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +57,28 @@ class ProbeView(APIView):
 
 _Ok = inline_serializer("HealthOk", {"status": serializers.ChoiceField(choices=["ok"])})
 _OK_EXAMPLE = OpenApiExample("Up", value={"status": "ok"}, response_only=True, status_codes=[200])
+_Tasks = inline_serializer(
+    "TaskQueue",
+    {
+        "depth": serializers.IntegerField(min_value=0, help_text="Tasks due and not yet started."),
+        "oldest_age_seconds": serializers.FloatField(
+            allow_null=True, help_text="How long the oldest due task has waited; null if none."
+        ),
+        "stuck": serializers.BooleanField(
+            help_text="The oldest due task has waited longer than TASKS_STUCK_AFTER: no worker "
+            "is taking tasks (or too few)."
+        ),
+    },
+)
+_Ready = inline_serializer(
+    "ReadyOk", {"status": serializers.ChoiceField(choices=["ok"]), "tasks": _Tasks}
+)
+_READY_EXAMPLE = OpenApiExample(
+    "Up",
+    value={"status": "ok", "tasks": {"depth": 0, "oldest_age_seconds": None, "stuck": False}},
+    response_only=True,
+    status_codes=[200],
+)
 
 
 class HealthzView(ProbeView):
@@ -109,11 +135,11 @@ class ReadyzView(ProbeView):
         tags=["health"],
         summary="Readiness",
         responses={
-            200: _Ok,
+            200: _Ready,
             503: OpenApiResponse(_Unavailable, description="Names the services that failed."),
         },
         examples=[
-            _OK_EXAMPLE,
+            _READY_EXAMPLE,
             OpenApiExample(
                 "Cache down",
                 value={"status": "unavailable", "failed": ["cache"]},
@@ -123,9 +149,25 @@ class ReadyzView(ProbeView):
         ],
     )
     def get(self, request: Request) -> Response:
-        """Readiness: the database and the cache answer; else 503 naming the ones that failed."""
+        """Readiness: the database and the cache answer; else 503 naming the ones that failed.
+
+        With the task queue's state: a stuck queue is reported (and logged), not a 503, since
+        this web process still serves; taking every web process out of the load balancer
+        because the worker is down would turn late mail into a full outage.
+        """
         checks = {"database": _database_is_reachable, "cache": _cache_is_reachable}
         failed = [name for name, is_reachable in checks.items() if not is_reachable()]
         if failed:
             return Response({"status": "unavailable", "failed": failed}, status=503)
-        return Response({"status": "ok"})
+        queue = task_queue_state(now=timezone.now(), stuck_after=settings.TASKS_STUCK_AFTER)
+        if queue.stuck:
+            logger.warning("readiness: task queue stuck", extra=_queue_fields(queue))
+        return Response({"status": "ok", "tasks": _queue_fields(queue)})
+
+
+def _queue_fields(queue: TaskQueueState) -> dict[str, object]:
+    return {
+        "depth": queue.depth,
+        "oldest_age_seconds": queue.oldest_age_seconds,
+        "stuck": queue.stuck,
+    }

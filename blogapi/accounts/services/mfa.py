@@ -303,7 +303,8 @@ def mfa_factors_remove(*, user: User, by_staff: User) -> bool:
         # No credential is kept: the one in use is the staff member's, not the user's.
         credentials_revoke_all(user=user)
         auth_event("mfa.removed_by_staff", user_id=user.pk, staff_id=by_staff.pk)
-    get_mfa_adapter().send_notification_mail("mfa/email/totp_deactivated", user)
+        # Inside: the notice's task commits (or rolls back) with the removal (issue 20).
+        get_mfa_adapter().send_notification_mail("mfa/email/totp_deactivated", user)
     return True
 
 

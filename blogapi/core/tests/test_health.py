@@ -3,12 +3,18 @@
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.core.mail import EmailMessage
 from django.db import OperationalError
 from django.test import Client, override_settings
 
+from blogapi.core.mail import mail_deliver
+from blogapi.core.tests.tasks import LOCMEM, TASK_BACKEND, run_worker
+
+EMPTY_QUEUE = {"depth": 0, "oldest_age_seconds": None, "stuck": False}
 BROKEN_REDIS = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
@@ -34,7 +40,7 @@ def test_readyz_answers_ok_when_database_and_cache_answer(client: Client, db: No
     response = client.get("/readyz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "tasks": EMPTY_QUEUE}
     assert "no-store" in response["Cache-Control"]
 
 
@@ -117,4 +123,54 @@ def test_probes_answer_json_whatever_the_accept_header(client: Client, db: None,
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"status": "ok"}
+    assert response.json()["status"] == "ok"
+
+
+QUEUE_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readyz_reports_how_many_tasks_are_due_and_the_oldest_ones_wait(
+    client: Client, settings: Any, time_machine: Any
+) -> None:
+    settings.EMAIL_BACKEND, settings.EMAIL_DELIVERY_BACKEND = TASK_BACKEND, LOCMEM
+    time_machine.move_to(QUEUE_START, tick=False)
+    EmailMessage("Subject", "First", to=["carol@example.com"]).send()
+    time_machine.move_to(QUEUE_START + timedelta(seconds=20), tick=False)
+    EmailMessage("Subject", "Second", to=["dave@example.com"]).send()
+    # A retry or a periodic run scheduled for later is not waiting yet.
+    mail_deliver.using(run_after=QUEUE_START + timedelta(hours=1)).enqueue("later", None)
+    time_machine.move_to(QUEUE_START + timedelta(seconds=30), tick=False)
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "tasks": {"depth": 2, "oldest_age_seconds": 30.0, "stuck": False},
+    }
+    run_worker()
+    assert client.get("/readyz").json()["tasks"] == EMPTY_QUEUE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readyz_flags_a_stuck_queue_and_logs_it_but_stays_ready(
+    client: Client, settings: Any, time_machine: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.EMAIL_BACKEND = TASK_BACKEND
+    time_machine.move_to(QUEUE_START, tick=False)
+    EmailMessage("Subject", "Body", to=["carol@example.com"]).send()
+    stuck_after = settings.TASKS_STUCK_AFTER.total_seconds()
+
+    time_machine.move_to(QUEUE_START + settings.TASKS_STUCK_AFTER, tick=False)
+    assert client.get("/readyz").json()["tasks"]["stuck"] is False
+    time_machine.move_to(QUEUE_START + timedelta(seconds=stuck_after + 1), tick=False)
+    response = client.get("/readyz")
+
+    assert response.status_code == 200  # this web process still serves
+    assert response.json()["tasks"] == {
+        "depth": 1,
+        "oldest_age_seconds": stuck_after + 1,
+        "stuck": True,
+    }
+    assert "readiness: task queue stuck" in [r.getMessage() for r in caplog.records]

@@ -1,5 +1,7 @@
 """Real SMTP (aiosmtpd): a refusing or hanging server fails no request and loses no mail.
 
+The requests enqueue; the task worker (django-tasks-db's db_worker, run here in-process until
+no task is due) delivers, retries and gives up. test_mail_system.py kills real processes.
 Also an e-mail change end to end: the link read from the mail the peer received, the notices.
 """
 
@@ -12,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,8 +23,9 @@ from allauth.account.models import EmailAddress, EmailConfirmationHMAC
 from rest_framework.test import APIClient
 
 from blogapi.accounts.models import User
-from blogapi.core import mail as background_mail
+from blogapi.core.models import OutgoingMail
 from blogapi.core.tests.processes import free_port
+from blogapi.core.tests.tasks import TASK_BACKEND, ready, run_worker
 from conftest import PASSWORD
 
 REGISTER = "/api/v1/dj-rest-auth/registration/"
@@ -137,20 +141,40 @@ class SmtpPeer:
 
 
 @pytest.fixture
-def peer(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpPeer]:
+def peer(settings: Any) -> Iterator[SmtpPeer]:
     """Real SMTP delivery to 127.0.0.1 with fast retries; nothing listens until a test says so."""
-    settings.EMAIL_BACKEND = "blogapi.core.mail.BackgroundEmailBackend"
+    settings.EMAIL_BACKEND = TASK_BACKEND
     settings.EMAIL_DELIVERY_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
     settings.EMAIL_TIMEOUT, settings.EMAIL_USE_TLS, settings.EMAIL_USE_SSL = TIMEOUT, False, False
-    monkeypatch.setattr(background_mail, "RETRY_DELAYS", (0.5, 1.0, 2.0))
+    settings.MAIL_RETRY_FIRST_DELAY = timedelta(seconds=0.5)
     smtp = SmtpPeer(settings.EMAIL_PORT)
     try:
         yield smtp
     finally:
         smtp.stop()
-        # Leftovers fail fast against a closed port and are given up: none reaches the next test.
-        assert background_mail.wait_until_sent(timeout=15)
+
+
+def work_until(done: Any, timeout: float) -> None:
+    """Run the worker until `done()` (retries come due as time passes) or fail at `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run_worker()
+        if done():
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"not done within {timeout} s")
+        time.sleep(0.05)
+
+
+def all_finished() -> bool:
+    """No mail task waits (not even a retry due later), and every mail was sent or given up."""
+    return (
+        not ready()
+        and not OutgoingMail.objects.exclude(
+            status__in=[OutgoingMail.Status.SENT, OutgoingMail.Status.FAILED]
+        ).exists()
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -195,6 +219,7 @@ def test_mail_arrives_through_a_healthy_smtp_server_with_working_links(
     inbox = peer.serve(Inbox())
 
     assert register(api_client, "carol").status_code == 201
+    run_worker()
     [(to, body)] = inbox.wait_for(1)
     assert to == ["carol@example.com"]
     key = link(CONFIRM_LINK, body)["key"]
@@ -203,6 +228,7 @@ def test_mail_arrives_through_a_healthy_smtp_server_with_working_links(
     assert EmailAddress.objects.get(email="carol@example.com").verified
 
     assert api_client.post(RESET, {"email": "carol@example.com"}).status_code == 200
+    run_worker()
     (to, body) = inbox.wait_for(2)[1]
     assert to == ["carol@example.com"]
     reset = link(RESET_LINK, body)
@@ -211,7 +237,9 @@ def test_mail_arrives_through_a_healthy_smtp_server_with_working_links(
     confirm |= {"new_password1": new_password, "new_password2": new_password}
     assert api_client.post(RESET_CONFIRM, confirm).status_code == 200
     assert User.objects.get(username="carol").check_password(new_password)
-    assert background_mail.wait_until_sent(timeout=5)
+    run_worker()  # the password-reset notice
+    assert len(inbox.wait_for(3)) == 3
+    assert all_finished()
     assert not mail_records(caplog)
 
 
@@ -226,12 +254,14 @@ def test_requests_answer_at_once_while_smtp_refuses_and_the_retry_delivers(
     assert (reset.status_code, reset.json()) == (200, RESET_SENT)
     assert signup_took < TIMEOUT
     assert reset_took < TIMEOUT
+    run_worker()
     assert "ConnectionRefusedError" in first_failure(caplog, timeout=5).getMessage()
+    assert len(ready()) == 2  # both retries scheduled
 
-    inbox = peer.serve(Inbox())  # back before the last retry (0.5 + 1 + 2 s)
+    inbox = peer.serve(Inbox())
 
+    work_until(all_finished, timeout=10)
     mails = inbox.wait_for(2)
-    assert background_mail.wait_until_sent(timeout=5)
     assert [to for to, _ in mails] == [["carol@example.com"]] * 2
     link(CONFIRM_LINK, *[body for _, body in mails])
     link(RESET_LINK, *[body for _, body in mails])
@@ -249,36 +279,39 @@ def test_a_hanging_smtp_server_costs_one_timeout_per_attempt_and_the_retry_deliv
     assert signup.status_code == 201
     assert took < TIMEOUT
     assert User.objects.filter(username="carol").exists()
-    failure = first_failure(caplog, timeout=TIMEOUT + 5)
+    run_worker()
+    failure = first_failure(caplog, timeout=1)
     # Neither an instant refusal nor forever: the attempt waited about EMAIL_TIMEOUT.
     assert TIMEOUT * 0.8 <= failure.created - handed_over < TIMEOUT + 3
 
     inbox = peer.serve(Inbox())
 
-    [(to, body)] = inbox.wait_for(1, timeout=TIMEOUT * 2 + 5)
+    work_until(all_finished, timeout=10)
+    [(to, body)] = inbox.wait_for(1)
     assert to == ["carol@example.com"]
     link(CONFIRM_LINK, body)
-    assert background_mail.wait_until_sent(timeout=5)
     assert not mail_records(caplog, logging.ERROR)
 
 
 def test_a_hanging_delivery_delays_the_next_message_by_at_most_the_timeout(
-    api_client: APIClient, peer: SmtpPeer, monkeypatch: pytest.MonkeyPatch
+    api_client: APIClient, peer: SmtpPeer, settings: Any
 ) -> None:
-    monkeypatch.setattr(background_mail, "RETRY_DELAYS", (TIMEOUT + 1.0,))
+    settings.MAIL_RETRY_FIRST_DELAY = timedelta(seconds=TIMEOUT + 1)
     inbox = peer.serve(Inbox(stall=1))
 
-    start = time.monotonic()
     assert register(api_client, "carol").status_code == 201  # its first attempt stalls
     assert register(api_client, "dave").status_code == 201
 
-    [(to, _)] = inbox.wait_for(1, timeout=TIMEOUT + 3)
+    start = time.monotonic()
+    run_worker()
+
+    [(to, _)] = inbox.wait_for(1, timeout=1)
     # dave's mail went out once carol's attempt timed out, without waiting for carol's retry.
     assert to == ["dave@example.com"]
     assert time.monotonic() - start < TIMEOUT + 3
-    mails = inbox.wait_for(2, timeout=TIMEOUT + 5)
+    work_until(all_finished, timeout=TIMEOUT + 5)
+    mails = inbox.wait_for(2, timeout=1)
     assert [to for to, _ in mails] == [["dave@example.com"], ["carol@example.com"]]
-    assert background_mail.wait_until_sent(timeout=5)
 
 
 @pytest.mark.parametrize("refusal", ["connection", "rcpt", "data"])
@@ -286,23 +319,27 @@ def test_when_every_attempt_fails_it_is_logged_without_secrets_and_can_be_reques
     api_client: APIClient,
     peer: SmtpPeer,
     caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
     refusal: str,
 ) -> None:
-    monkeypatch.setattr(background_mail, "RETRY_DELAYS", (0.1, 0.1, 0.1))
+    settings.MAIL_RETRY_FIRST_DELAY = timedelta(seconds=0.1)
+    settings.MAIL_RETRY_FOR = timedelta(seconds=1)
     refuser = None if refusal == "connection" else peer.serve(Refuser(refusal))
 
     assert register(api_client, "carol").status_code == 201
     assert api_client.post(RESET, {"email": "carol@example.com"}).json() == RESET_SENT
-    assert background_mail.wait_until_sent(timeout=10)
+    work_until(all_finished, timeout=10)
 
     gave_up = [r.getMessage() for r in mail_records(caplog, logging.ERROR)]
     assert len(gave_up) == 2
-    assert all(m.startswith("mail delivery gave up after 4 attempts") for m in gave_up)
+    assert all(m.startswith("mail delivery gave up after") for m in gave_up)
+    attempts = sum(mail.attempts for mail in OutgoingMail.objects.all())
+    assert attempts >= 2 * 3  # 0.1 s, 0.2 s, 0.4 s, ... until one second has passed
+    assert OutgoingMail.objects.filter(message={}).count() == 2  # nothing kept of them
     address = EmailAddress.objects.get(email="carol@example.com")
     secrets = ["carol@example.com", "://", "confirm-email", "reset/confirm"]
     refused_bodies = refuser.bodies if refuser else []
-    assert len(refused_bodies) == (8 if refusal == "data" else 0)  # 2 mails, 4 attempts each
+    assert len(refused_bodies) == (attempts if refusal == "data" else 0)
     secrets += [EmailConfirmationHMAC(address).key, *refused_bodies]
     for record in mail_records(caplog):
         logged = repr(record.__dict__)
@@ -311,12 +348,12 @@ def test_when_every_attempt_fails_it_is_logged_without_secrets_and_can_be_reques
     inbox = peer.serve(Inbox())
     assert api_client.post(RESEND, {"email": "carol@example.com"}).status_code == 200
     assert api_client.post(RESET, {"email": "carol@example.com"}).json() == RESET_SENT
+    run_worker()
 
     bodies = [body for _, body in inbox.wait_for(2)]
     key = link(CONFIRM_LINK, *bodies)["key"]
     link(RESET_LINK, *bodies)
     assert api_client.post(VERIFY, {"key": key}).status_code == 200
-    assert background_mail.wait_until_sent(timeout=5)
 
 
 def test_an_email_change_goes_through_smtp_end_to_end(
@@ -324,6 +361,7 @@ def test_an_email_change_goes_through_smtp_end_to_end(
 ) -> None:
     inbox = peer.serve(Inbox())
     assert register(api_client, "carol").status_code == 201
+    run_worker()
     key = link(CONFIRM_LINK, inbox.wait_for(1)[0][1])["key"]
     assert api_client.post(VERIFY, {"key": key}).status_code == 200
     login = APIClient().post(LOGIN, {"username": "carol", "password": PASSWORD}, format="json")
@@ -333,6 +371,7 @@ def test_an_email_change_goes_through_smtp_end_to_end(
     started = carol.post(EMAIL, {"email": "carol@new.example.org", "password": PASSWORD})
 
     assert started.status_code == 200
+    run_worker()
     mails = inbox.wait_for(3)[1:]
     assert sorted(to for to, _ in mails) == [["carol@example.com"], ["carol@new.example.org"]]
     to_new = next(body for to, body in mails if to == ["carol@new.example.org"])
@@ -345,10 +384,11 @@ def test_an_email_change_goes_through_smtp_end_to_end(
     assert api_client.post(VERIFY, {"key": confirm_link["key"]}).status_code == 200
 
     assert User.objects.get(username="carol").email == "carol@new.example.org"
+    run_worker()
     notices = inbox.wait_for(5)[3:]
     assert sorted(to for to, _ in notices) == [["carol@example.com"], ["carol@new.example.org"]]
     to_old = next(body for to, body in notices if to == ["carol@example.com"])
     assert "changed from carol@example.com to carol@new.example.org" in to_old
     assert carol.get("/api/v1/dj-rest-auth/user/").status_code == 401
-    assert background_mail.wait_until_sent(timeout=5)
+    assert all_finished()
     assert not mail_records(caplog)

@@ -121,7 +121,7 @@ def test_production_starts_with_secret_key_hosts_and_mail() -> None:
 @pytest.mark.parametrize(
     ("url", "fate"),
     [
-        ("consolemail://", "printed to the server's output"),
+        ("consolemail://", "printed to the worker's output"),
         ("filemail:///tmp/blogapi-mail", "written to files"),
     ],
 )

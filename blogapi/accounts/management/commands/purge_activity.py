@@ -1,4 +1,4 @@
-"""`manage.py purge_activity`: delete activity older than AUTH_ACTIVITY_RETENTION (daily, cron)."""
+"""`manage.py purge_activity`: drop activity past AUTH_ACTIVITY_RETENTION (as the worker does)."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""`manage.py purge_deleted_accounts`: erase the accounts whose deletion grace has passed (cron)."""
+"""`manage.py purge_deleted_accounts`: erase accounts past their grace (as the worker does)."""
 
 from typing import Any
 
