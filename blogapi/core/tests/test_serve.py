@@ -250,7 +250,10 @@ def test_gunicorn_serves_probes_static_files_and_redacted_json_logs(tmp_path: Pa
             server.wait(timeout=10)
 
     assert ready[0] == 200
-    assert json.loads(ready[2]) == {"status": "ok"}
+    assert json.loads(ready[2]) == {
+        "status": "ok",
+        "tasks": {"depth": 0, "oldest_age_seconds": None, "stuck": False},
+    }
     assert ready[1]["X-Request-ID"] == "smoke-1"
     assert static[0] == 200
     assert static[1]["Content-Type"].startswith("text/css")
