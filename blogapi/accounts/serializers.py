@@ -529,7 +529,7 @@ class ActivityOutputSerializer(serializers.ModelSerializer):
 
 
 class AccountDeleteInputSerializer(serializers.Serializer):
-    """The password, and a second-factor code when the account has one."""
+    """The password, and when the account has a second factor one code or passkey assertion."""
 
     password = password_field()
     code = serializers.CharField(
@@ -537,6 +537,18 @@ class AccountDeleteInputSerializer(serializers.Serializer):
         required=False,
         help_text="With two-factor sign-in on: a code from the app, or a recovery code.",
     )
+    credential = webauthn_credential_field(
+        required=False,
+        help_text=(
+            "With two-factor sign-in on, instead of `code`: a passkey's assertion for the "
+            "options of POST reauthenticate/webauthn/begin/ (asked with this credential)."
+        ),
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "code" in attrs and "credential" in attrs:
+            raise serializers.ValidationError("Send either `code` or `credential`, not both.")
+        return attrs
 
 
 class DeletionScheduledSerializer(serializers.Serializer):
