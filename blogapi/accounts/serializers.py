@@ -481,8 +481,8 @@ class ActivityOutputSerializer(serializers.ModelSerializer):
     count = serializers.IntegerField(
         read_only=True,
         help_text=(
-            "How many times: 1, except for failed sign-ins, lockouts and wrong codes, counted in "
-            "one row per hour."
+            "How many times: 1, except for failed sign-ins and password checks, lockouts and "
+            "wrong codes, counted in one row per hour."
         ),
     )
     window_end = serializers.SerializerMethodField(

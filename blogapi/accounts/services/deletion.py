@@ -90,7 +90,7 @@ def account_deletion_request(
             if _lock_account(user):
                 raise ValidationError(LAST_SUPERUSER)
     # Outside any transaction, so that a wrong guess stays charged (password_check).
-    if not password_check(request=request, user=user, password=password):
+    if not password_check(request=request, user=user, password=password, where="account_delete"):
         raise ValidationError({"password": ["Incorrect password."]})
     if second_factor and credential is not None:
         reauthentication_passkey_check(request=request, user=user, credential=credential)

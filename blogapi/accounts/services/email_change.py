@@ -48,7 +48,7 @@ def email_change_start(*, request: HttpRequest, user: User, email: str, password
     ratelimit.consume(CHANGE_PER_ACCOUNT, str(user.pk))
     # The row as stored: a token's cached user may predate a change confirmed seconds ago.
     user = User.objects.get(pk=user.pk)
-    if not password_check(request=request, user=user, password=password):
+    if not password_check(request=request, user=user, password=password, where="email_change"):
         raise ValidationError({"password": [INCORRECT_PASSWORD]})
     canonical = canonical_email(email)
     if canonical == user.email_canonical:

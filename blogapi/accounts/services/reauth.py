@@ -69,7 +69,9 @@ def reauthenticate(
     then mark the credential in use as reauthenticated for REAUTHENTICATION_TTL."""
     marked = _marked_credential(request)
     if password is not None:
-        if not password_check(request=request, user=user, password=password):
+        if not password_check(
+            request=request, user=user, password=password, where="reauthenticate"
+        ):
             raise ValidationError({"password": ["Incorrect password."]})
     elif credential is not None:
         reauthentication_passkey_check(request=request, user=user, credential=credential)
