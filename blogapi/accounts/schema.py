@@ -453,6 +453,16 @@ _EXPORTED_FACTOR = inline_serializer(
         "recovery_codes_left": serializers.IntegerField(
             required=False, help_text="Recovery codes only; never the codes themselves."
         ),
+        "name": serializers.CharField(
+            required=False, help_text="Passkeys (`webauthn`) only: the name given to it."
+        ),
+        "passwordless": serializers.BooleanField(
+            required=False,
+            help_text=(
+                "Passkeys only: whether it signs in alone. Never a passkey's credential id or "
+                "public key."
+            ),
+        ),
     },
 )
 _EXPORTED_POST = inline_serializer(
