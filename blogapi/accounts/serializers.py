@@ -503,7 +503,8 @@ class ActivityOutputSerializer(serializers.ModelSerializer):
         help_text=(
             "Per event: `via` (sign-in method: token, session, basic, jwt); `kind` and "
             "`token_id`/`family_id`/`session_id` (a credential, as in tokens/ ids "
-            "`<kind>-<id>`); `count` and `ids` (credentials revoked); `left` (recovery codes)."
+            "`<kind>-<id>`); `count` and `ids` (credentials revoked); `left` (recovery codes); "
+            "`erase_at` (a deletion asked for)."
         ),
     )
 

@@ -95,7 +95,8 @@ FEED: dict[str, FeedKind] = {
     "email.change_started": FeedKind(),
     "email.change_confirmed": FeedKind(),
     "account.exported": FeedKind(),
-    "account.deletion_requested": FeedKind(),
+    # When the account will be erased unless a sign-in cancels it first.
+    "account.deletion_requested": FeedKind(fields=("erase_at",)),
     "account.deletion_cancelled": FeedKind(),
 }
 FEED_EVENTS = sorted(FEED)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from allauth.account.adapter import get_adapter
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import logout
 from django.core.exceptions import ValidationError
@@ -105,6 +106,9 @@ def account_deletion_request(
         AccountDeletion.objects.update_or_create(
             user=user, defaults={"requested_at": now, "erase_at": erase_at}
         )
+        # A pending e-mail change dies with the request (its link stops working): an account on
+        # its way out must not take a new address, to which a password reset would then go.
+        EmailAddress.objects.filter(user=user, primary=False).delete()
         credentials_revoke_all(user=user)
         auth_event("account.deletion_requested", user_id=user.pk, erase_at=erase_at.isoformat())
         # Our mail backend hands the message over only once this transaction commits.
