@@ -191,7 +191,12 @@ class RateLimitedPasswordChangeForm(AdminPasswordChangeForm):
     @sensitive_variables("old_password")
     def clean_old_password(self) -> str:
         old_password: str = self.cleaned_data["old_password"]
-        if not password_check(request=self.request, user=self.user, password=old_password):
+        if not password_check(
+            request=self.request,
+            user=self.user,
+            password=old_password,
+            where="admin_password_change",
+        ):
             raise ValidationError(
                 self.error_messages["password_incorrect"], code="password_incorrect"
             )

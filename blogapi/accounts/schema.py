@@ -453,6 +453,16 @@ _EXPORTED_FACTOR = inline_serializer(
         "recovery_codes_left": serializers.IntegerField(
             required=False, help_text="Recovery codes only; never the codes themselves."
         ),
+        "name": serializers.CharField(
+            required=False, help_text="Passkeys (`webauthn`) only: the name given to it."
+        ),
+        "passwordless": serializers.BooleanField(
+            required=False,
+            help_text=(
+                "Passkeys only: whether it signs in alone. Never a passkey's credential id or "
+                "public key."
+            ),
+        ),
     },
 )
 _EXPORTED_POST = inline_serializer(
@@ -488,6 +498,15 @@ ACCOUNT_DELETE_EXAMPLES = [
         {"password": EXAMPLE_PASSWORD, "code": "123456"},
         "A TOTP code or a recovery code is required when two-factor sign-in is on",
     ),
+    _request(
+        "With a passkey",
+        {
+            "password": EXAMPLE_PASSWORD,
+            "credential": {"id": "...", "rawId": "...", "type": "public-key", "response": {}},
+        },
+        "Instead of a code: the assertion of a passkey for the options of "
+        "POST reauthenticate/webauthn/begin/, asked with the same credential",
+    ),
     _response(
         202,
         "Scheduled",
@@ -503,13 +522,15 @@ ACCOUNT_DELETE_EXAMPLES = [
 ACCOUNT_DELETE_REFUSED = OpenApiResponse(
     response={"anyOf": [FIELD_ERRORS, ERROR]},
     description=(
-        "Nothing was scheduled: a wrong password (`password`), a missing or wrong code when "
-        "two-factor sign-in is on (`code`), the last active superuser (`detail`), a missing "
-        "field, or malformed JSON."
+        "Nothing was scheduled: a wrong password (`password`), a missing second factor or a "
+        "wrong code when two-factor sign-in is on (`code`), a refused passkey assertion "
+        "(`credential`), both `code` and `credential`, the last active superuser (`detail`), "
+        "a missing field, or malformed JSON."
     ),
     examples=[
         _response(400, "Wrong password", {"password": ["Incorrect password."]}),
         _response(400, "Wrong code", {"code": ["Incorrect code."]}),
+        _response(400, "Refused passkey", {"credential": ["Invalid signature."]}),
         _response(
             400,
             "Last superuser",

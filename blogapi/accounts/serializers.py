@@ -481,8 +481,8 @@ class ActivityOutputSerializer(serializers.ModelSerializer):
     count = serializers.IntegerField(
         read_only=True,
         help_text=(
-            "How many times: 1, except for failed sign-ins, lockouts and wrong codes, counted in "
-            "one row per hour."
+            "How many times: 1, except for failed sign-ins and password checks, lockouts and "
+            "wrong codes, counted in one row per hour."
         ),
     )
     window_end = serializers.SerializerMethodField(
@@ -503,7 +503,8 @@ class ActivityOutputSerializer(serializers.ModelSerializer):
         help_text=(
             "Per event: `via` (sign-in method: token, session, basic, jwt); `kind` and "
             "`token_id`/`family_id`/`session_id` (a credential, as in tokens/ ids "
-            "`<kind>-<id>`); `count` and `ids` (credentials revoked); `left` (recovery codes)."
+            "`<kind>-<id>`); `count` and `ids` (credentials revoked); `left` (recovery codes); "
+            "`erase_at` (a deletion asked for)."
         ),
     )
 
@@ -529,7 +530,7 @@ class ActivityOutputSerializer(serializers.ModelSerializer):
 
 
 class AccountDeleteInputSerializer(serializers.Serializer):
-    """The password, and a second-factor code when the account has one."""
+    """The password, and when the account has a second factor one code or passkey assertion."""
 
     password = password_field()
     code = serializers.CharField(
@@ -537,6 +538,18 @@ class AccountDeleteInputSerializer(serializers.Serializer):
         required=False,
         help_text="With two-factor sign-in on: a code from the app, or a recovery code.",
     )
+    credential = webauthn_credential_field(
+        required=False,
+        help_text=(
+            "With two-factor sign-in on, instead of `code`: a passkey's assertion for the "
+            "options of POST reauthenticate/webauthn/begin/ (asked with this credential)."
+        ),
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "code" in attrs and "credential" in attrs:
+            raise serializers.ValidationError("Send either `code` or `credential`, not both.")
+        return attrs
 
 
 class DeletionScheduledSerializer(serializers.Serializer):

@@ -13,9 +13,9 @@ What a row holds is allow-listed twice: the event (FEED) and, per event, the fie
 (an address, a name) stores no more. A failed sign-in is reported with the account's id alone,
 never with what was typed.
 
-Failed sign-ins, lockouts and wrong codes (and Basic sign-ins, one per request) are counted:
-one row per account, event and AGGREGATION_WINDOW, whose `count` grows, so a flood of attempts
-adds one row an hour at most.
+Failed sign-ins and password checks, lockouts and wrong codes or passkey assertions (and Basic
+sign-ins, one per request) are counted: one row per account, event and AGGREGATION_WINDOW, whose
+`count` grows, so a flood of attempts adds one row an hour at most.
 """
 
 from collections.abc import Callable, Mapping
@@ -67,9 +67,15 @@ FEED: dict[str, FeedKind] = {
     # Sign-ins: `via` is the method (token, session, basic, jwt); the row names the device.
     "login.succeeded": FeedKind(fields=("via",), aggregated_if=_basic),
     "login.failed": FeedKind(aggregated=True),
+    # A wrong password from a signed-in caller (reauthentication, password, e-mail or deletion):
+    # counted apart from sign-ins, as it means a credential of the account is in other hands or
+    # its owner forgot; where it happened is in the log line only (a counted row has one set
+    # of details for the whole hour).
+    "password.check_failed": FeedKind(aggregated=True),
     "login.locked": FeedKind(aggregated=True),
     # A right password for an account with a second factor, waiting for the code.
     "login.mfa_required": FeedKind(aggregated=True),
+    # A wrong code or passkey assertion (second step, reauthentication, deletion, TOTP off).
     "mfa.code_failed": FeedKind(aggregated=True),
     # Credentials: which one (kind and id), and for a revocation how many and which.
     "credential.created": FeedKind(fields=("kind", *_CREDENTIAL_IDS)),
@@ -89,7 +95,8 @@ FEED: dict[str, FeedKind] = {
     "email.change_started": FeedKind(),
     "email.change_confirmed": FeedKind(),
     "account.exported": FeedKind(),
-    "account.deletion_requested": FeedKind(),
+    # When the account will be erased unless a sign-in cancels it first.
+    "account.deletion_requested": FeedKind(fields=("erase_at",)),
     "account.deletion_cancelled": FeedKind(),
 }
 FEED_EVENTS = sorted(FEED)

@@ -10,8 +10,10 @@ deletion again under the lock and leaves an account a sign-in has just kept.
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from allauth.account.adapter import get_adapter
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import logout
 from django.core.exceptions import ValidationError
@@ -25,11 +27,15 @@ from blogapi.accounts.models import AccountDeletion, User, account_erasing
 from blogapi.accounts.services.credentials import credentials_revoke_all
 from blogapi.accounts.services.mfa import INCORRECT_CODE, mfa_code_check_limited, mfa_enabled
 from blogapi.accounts.services.password import password_check
+from blogapi.accounts.services.reauth import reauthentication_passkey_check
 
 LAST_SUPERUSER = (
     "You are the last superuser: make another account a superuser before deleting this one."
 )
-CODE_REQUIRED = "This account uses two-factor sign-in: send a code from the app or a recovery code."
+CODE_REQUIRED = (
+    "This account uses two-factor sign-in: send a code from the app or a recovery code (`code`), "
+    "or a passkey's assertion (`credential`) for POST reauthenticate/webauthn/begin/."
+)
 ACCOUNT_ERASED = "This account has been deleted."
 
 
@@ -67,21 +73,29 @@ def _lock_account(user: User) -> bool:
 
 
 def account_deletion_request(
-    *, request: HttpRequest, user: User, password: str, code: str | None = None
+    *,
+    request: HttpRequest,
+    user: User,
+    password: str,
+    code: str | None = None,
+    credential: Any = None,
 ) -> DeletionScheduled:
-    """Check the password (and a second-factor code if the user has one) under the login limits,
-    then schedule the erasure, end every credential (this one too) and mail a notice."""
+    """Check the password, then the second factor if the user has one (a code, or a passkey
+    assertion for the reauthentication challenge of the credential in use), under the login
+    limits; then schedule the erasure, end every credential (this one too) and mail a notice."""
     second_factor = mfa_enabled(user)
-    if second_factor and not code:
+    if second_factor and not code and credential is None:
         raise ValidationError({"code": [CODE_REQUIRED]})
     if user.is_superuser:
         with transaction.atomic():
             if _lock_account(user):
                 raise ValidationError(LAST_SUPERUSER)
     # Outside any transaction, so that a wrong guess stays charged (password_check).
-    if not password_check(request=request, user=user, password=password):
+    if not password_check(request=request, user=user, password=password, where="account_delete"):
         raise ValidationError({"password": ["Incorrect password."]})
-    if second_factor and not mfa_code_check_limited(request=request, user=user, code=code or ""):
+    if second_factor and credential is not None:
+        reauthentication_passkey_check(request=request, user=user, credential=credential)
+    elif second_factor and not mfa_code_check_limited(request=request, user=user, code=code or ""):
         raise ValidationError({"code": [INCORRECT_CODE]})
     now = timezone.now()
     erase_at = now + settings.AUTH_DELETION_GRACE
@@ -92,6 +106,9 @@ def account_deletion_request(
         AccountDeletion.objects.update_or_create(
             user=user, defaults={"requested_at": now, "erase_at": erase_at}
         )
+        # A pending e-mail change dies with the request (its link stops working): an account on
+        # its way out must not take a new address, to which a password reset would then go.
+        EmailAddress.objects.filter(user=user, primary=False).delete()
         credentials_revoke_all(user=user)
         auth_event("account.deletion_requested", user_id=user.pk, erase_at=erase_at.isoformat())
         # Our mail backend hands the message over only once this transaction commits.

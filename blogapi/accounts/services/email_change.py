@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
 from blogapi.accounts.events import auth_event
-from blogapi.accounts.models import User, canonical_email
+from blogapi.accounts.models import AccountDeletion, User, canonical_email
 from blogapi.accounts.services.credentials import credential_in_use, credentials_revoke_all
 from blogapi.accounts.services.password import password_check
 from blogapi.core import ratelimit
@@ -24,6 +24,10 @@ CHANGE_PER_ACCOUNT = "email_change_account"
 CHANGE_PER_ADDRESS = "email_change_address"
 INCORRECT_PASSWORD = "Incorrect password."  # noqa: S105 - a message, not a password
 SAME_ADDRESS = "This is already your address."
+DELETION_PENDING = (
+    "This account is awaiting deletion: the change cannot be confirmed. Sign in to cancel the "
+    "deletion, then change the address again."
+)
 ADDRESS_TAKEN = (
     "This address now belongs to another account: the change cannot be confirmed. "
     "Your address is unchanged."
@@ -48,7 +52,7 @@ def email_change_start(*, request: HttpRequest, user: User, email: str, password
     ratelimit.consume(CHANGE_PER_ACCOUNT, str(user.pk))
     # The row as stored: a token's cached user may predate a change confirmed seconds ago.
     user = User.objects.get(pk=user.pk)
-    if not password_check(request=request, user=user, password=password):
+    if not password_check(request=request, user=user, password=password, where="email_change"):
         raise ValidationError({"password": [INCORRECT_PASSWORD]})
     canonical = canonical_email(email)
     if canonical == user.email_canonical:
@@ -105,6 +109,11 @@ def email_change_confirm(
     address = confirmation.email_address
     user = User.objects.select_for_update().get(pk=address.user_id)
     address.user = user
+    # A deletion request drops a pending change, but a change started by a request that was
+    # authenticated just before the deletion committed can still be pending: refused here, under
+    # the lock a deletion request takes too.
+    if AccountDeletion.objects.filter(user_id=user.pk).exists():
+        raise ValidationError(DELETION_PENDING)
     old_email = user.email
     taken = User.objects.filter(email_canonical=canonical_email(address.email)).exclude(pk=user.pk)
     if taken.exists():

@@ -93,7 +93,11 @@ def _credentials(export: ExportRequest) -> Iterator[dict[str, Any]]:
 
 
 def _second_factors(export: ExportRequest) -> Iterator[dict[str, Any]]:
-    """Each factor by type and dates; never its secret or codes (only how many codes are left)."""
+    """Each factor by type and dates; never its secret or codes (only how many codes are left).
+
+    A passkey by its name and whether it signs in alone, as mfa/webauthn/ lists it: not its
+    credential id (an identifier an authenticator can be tracked by) nor its public key.
+    """
     for factor in Authenticator.objects.filter(user=export.user).order_by("pk"):
         item: dict[str, Any] = {
             "type": factor.type,
@@ -102,6 +106,9 @@ def _second_factors(export: ExportRequest) -> Iterator[dict[str, Any]]:
         }
         if factor.type == Authenticator.Type.RECOVERY_CODES:
             item["recovery_codes_left"] = len(factor.data.get("digests", []))
+        elif factor.type == Authenticator.Type.WEBAUTHN:
+            item["name"] = str(factor.data.get("name", ""))
+            item["passwordless"] = bool(factor.data.get("passwordless"))
         yield item
 
 

@@ -323,7 +323,7 @@ def mfa_code_check_limited(*, request: HttpRequest, user: User, code: str) -> bo
     """A code checked under the login limits: charged first (429 beyond), refunded when right."""
     account = login_attempt_start(request=request, identifier=user.get_username())
     if not mfa_code_check(user=user, code=code):
-        auth_event("mfa.code_failed", user_id=user.pk)
+        auth_event("mfa.code_failed", user_id=user.pk, via="code")
         return False
     login_attempt_succeeded(account, request=request)
     return True

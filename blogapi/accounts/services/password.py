@@ -87,15 +87,18 @@ def _new_password_form(user: User, new_password1: str, new_password2: str) -> Se
     return form
 
 
-def password_check(*, request: HttpRequest, user: User, password: str) -> bool:
+def password_check(*, request: HttpRequest, user: User, password: str, where: str) -> bool:
     """Whether `password` is the user's, checked under the login limits as a login is.
 
-    For the old password of every password-change page (API and admin): a stolen session cannot
-    guess it. Charged before the hash (429 past a limit), taken back when right; to be called
-    outside any transaction, so that a wrong guess stays charged when the change is refused.
+    For a signed-in user proving it again (`where`: reauthentication, password change on the
+    API or the admin, e-mail change, deletion): a stolen session cannot guess it. Charged before
+    the hash (429 past a limit), taken back when right; a wrong one is `password.check_failed`
+    (counted in the feed). To be called outside any transaction, so that a wrong guess stays
+    charged, and in the feed, when the change is refused.
     """
     account = login_attempt_start(request=request, identifier=user.get_username())
     if not user.check_password(password):
+        auth_event("password.check_failed", user_id=user.pk, where=where)
         return False
     login_attempt_succeeded(account, request=request)
     return True
@@ -108,7 +111,9 @@ def password_change(
 
     The old password is checked under the login limits (password_check).
     """
-    if not password_check(request=request, user=user, password=old_password):
+    if not password_check(
+        request=request, user=user, password=old_password, where="password_change"
+    ):
         raise ValidationError(
             {"old_password": ["Your old password was entered incorrectly. Please enter it again."]}
         )

@@ -45,6 +45,18 @@ def reauthentication_passkey_start(*, request: HttpRequest, user: User) -> dict[
     )
 
 
+def reauthentication_passkey_check(*, request: HttpRequest, user: User, credential: Any) -> None:
+    """A passkey assertion answering reauthenticate/webauthn/begin/'s options for the credential
+    in use (its challenge is spent, right or wrong), under the login limits; a 400 if refused."""
+    passkey_assertion_check_limited(
+        request=request,
+        user=user,
+        purpose=Purpose.REAUTHENTICATE,
+        key=_marked_credential(request),
+        credential=credential,
+    )
+
+
 def reauthenticate(
     *,
     request: HttpRequest,
@@ -57,16 +69,12 @@ def reauthenticate(
     then mark the credential in use as reauthenticated for REAUTHENTICATION_TTL."""
     marked = _marked_credential(request)
     if password is not None:
-        if not password_check(request=request, user=user, password=password):
+        if not password_check(
+            request=request, user=user, password=password, where="reauthenticate"
+        ):
             raise ValidationError({"password": ["Incorrect password."]})
     elif credential is not None:
-        passkey_assertion_check_limited(
-            request=request,
-            user=user,
-            purpose=Purpose.REAUTHENTICATE,
-            key=marked,
-            credential=credential,
-        )
+        reauthentication_passkey_check(request=request, user=user, credential=credential)
     elif code is None or not mfa_code_check_limited(request=request, user=user, code=code):
         raise ValidationError({"code": [INCORRECT_CODE]})
     now = timezone.now()

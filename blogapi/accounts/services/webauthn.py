@@ -319,6 +319,16 @@ def passkey_assertion_check_limited(
     """An assertion of one of the user's passkeys, for the challenge bound to `key`, under the
     login limits (charged first, 429 beyond; refunded when right); a 400 says what was wrong."""
     account = login_attempt_start(request=request, identifier=user.get_username())
+    try:
+        _assertion_check(user=user, purpose=purpose, key=key, credential=credential)
+    except ValidationError:
+        # In the feed as a wrong code is: the account's second factor was answered wrongly.
+        auth_event("mfa.code_failed", user_id=user.pk, via="webauthn")
+        raise
+    login_attempt_succeeded(account, request=request)
+
+
+def _assertion_check(*, user: User, purpose: str, key: str, credential: Any) -> None:
     state = _challenge_pop(purpose=purpose, key=key, user=user)
     if state is None:
         raise ValidationError({"credential": [NO_CHALLENGE]})
@@ -335,7 +345,6 @@ def passkey_assertion_check_limited(
         auth_event("mfa.webauthn_refused", user_id=user.pk, step="assert", reason="unknown id")
         raise ValidationError({"credential": [UNKNOWN_PASSKEY]})
     _assertion_verify(state=state["fido2"], passkey=passkey, response=response)
-    login_attempt_succeeded(account, request=request)
 
 
 def passkey_second_factor_start(*, request: HttpRequest, ephemeral_token: str) -> dict[str, Any]:
@@ -410,7 +419,12 @@ def passkey_login_complete(*, request: HttpRequest, login_token: str, credential
         ratelimit.consume_for_ip(LOGIN_IP, request)
         raise ValidationError({"credential": [SECOND_STEP_ONLY]})
     account = login_attempt_start(request=request, identifier=user.get_username())
-    _assertion_verify(state=server_state["fido2"], passkey=passkey, response=response)
+    try:
+        _assertion_verify(state=server_state["fido2"], passkey=passkey, response=response)
+    except ValidationError:
+        # A failed sign-in of this account, in its feed as a wrong password is.
+        auth_event("login.failed", user_id=user.pk, via="webauthn")
+        raise
     login_attempt_succeeded(account, request=request)
     mandatory = account_settings.EmailVerificationMethod.MANDATORY
     if (

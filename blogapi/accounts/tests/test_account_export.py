@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from allauth.mfa.models import Authenticator
+from fido2.utils import websafe_encode
 from rest_framework.test import APIClient
 
 from blogapi.accounts.models import User
@@ -13,6 +14,7 @@ from blogapi.accounts.schema import AccountExportSerializer
 from blogapi.accounts.services import export
 from blogapi.accounts.tests.mfa import Clock, Enrolled, reauthenticated
 from blogapi.accounts.tests.test_jwt import bearer, jwt_login
+from blogapi.accounts.tests.webauthn import SoftAuthenticator, register_passkey
 from blogapi.posts.models import Post
 from conftest import PASSWORD, login, token_client
 
@@ -129,6 +131,30 @@ def test_second_factors_are_listed_by_type_and_dates_without_secrets(
     for factor in Authenticator.objects.filter(user=enrolled.user):
         for value in factor.data.values():
             assert json.dumps(value) not in text
+
+
+def test_passkeys_are_listed_by_name_and_dates_without_key_material(alice: User) -> None:
+    client = token_client(login(APIClient(), "alice"))
+    authenticator = SoftAuthenticator()
+    register_passkey(client, authenticator, name="Alice's phone")
+    register_passkey(client, SoftAuthenticator(), passwordless=False, name="Yubikey")
+
+    _, document = exported(reauthenticated(client))
+
+    passkeys = [f for f in document["second_factors"] if f["type"] == "webauthn"]
+    assert [(p["name"], p["passwordless"]) for p in passkeys] == [
+        ("Alice's phone", True),
+        ("Yubikey", False),
+    ]
+    assert set(passkeys[0]) == {"type", "created_at", "last_used_at", "name", "passwordless"}
+    text = json.dumps(document)
+    assert websafe_encode(authenticator.credential_id) not in text
+    for passkey in Authenticator.objects.filter(user=alice, type="webauthn"):
+        for part in passkey.data["credential"]["response"].values():
+            assert part not in text
+    factor_schema: Any = AccountExportSerializer.fields["second_factors"]
+    schema_fields = set(factor_schema.child.fields)
+    assert set(passkeys[0]) <= schema_fields
 
 
 def test_no_secret_of_the_account_is_in_the_document(alice: User) -> None:
