@@ -3,7 +3,8 @@
 Throughputs are given as ratios to the ceiling (/bench/ceiling/, bench/urls.py) of the same run.
 Writes the sections between the markers of docs/benchmarks.md, and docs/benchmarks.png.
 From the repository root: `python -m bench.run [--seconds S] [--rounds N] [--sqlite-only]`;
-`--export-only` runs only the account export of 100,000 posts and writes only its section.
+`--export-only` runs only the account export of 100,000 posts and writes only its section,
+`--mail-only` only the mail hand-off.
 """
 
 import argparse
@@ -34,6 +35,7 @@ from blogapi.core.tests.processes import (
     manage,
     memory_mb,
     stop_quietly,
+    wait_for,
 )
 
 DOC, CHART = REPO / "docs" / "benchmarks.md", REPO / "docs" / "benchmarks.png"
@@ -80,13 +82,23 @@ MOMENTS = ("after warm-up", "after 10,000 reads more", "after 500 pages of 100 p
 EXPORT_GROWTH_GOAL_MB = 10.0
 # The mail hand-off scenario: password-reset requests (one mail each) on two servers sharing one
 # database, one handing mail to an in-process thread as before issue 20 (bench/thread_mail.py),
-# one enqueueing it as a task in the request's transaction, with a task worker delivering beside.
+# one enqueueing it as a task in the request's transaction, delivered by a task worker.
 HANDOFFS = {
     "thread": "bench.thread_mail.ThreadEmailBackend",
     "task": "blogapi.core.mail.TaskEmailBackend",
 }
+# Its two measurements, in this order: the task worker delivering on the web servers' CPUs, then
+# stopped (the queue fills, and is delivered once the runs are over): the request's own cost.
+# The goal is judged on the second, since the issue asks what the request costs; in production
+# the worker runs as its own process, on its own host if need be.
+WORKER_PHASES = {
+    "beside": "Worker on the same CPUs",
+    "stopped": "Worker stopped (the request's own cost)",
+}
+JUDGED_PHASE = "stopped"
 RESET_LIMITS = "password_reset_ip=1000000/60,password_reset_address=1000000/60"
 HANDOFF_GOAL = 0.95  # "no more than today", within the runs' noise
+QUEUE_DRAIN_SECONDS = 600  # a worker that takes longer to deliver the runs' mail fails the bench
 
 
 @dataclass
@@ -95,6 +107,7 @@ class Run:
     p50_ms: float
     p99_ms: float
     errors: int
+    answered: int = 0  # 2xx/3xx answers wrk received (requests in flight at its end not counted)
 
 
 @dataclass
@@ -134,16 +147,21 @@ class Backend:
 
 @dataclass
 class Handoff:
-    """The mail hand-off scenario's runs on one database, by EMAIL_BACKEND."""
+    """The mail hand-off scenario's runs on one database, by WORKER_PHASES and EMAIL_BACKEND."""
 
     name: str
-    runs: dict[str, list[Run]] = field(default_factory=dict)
+    runs: dict[tuple[str, str], list[Run]] = field(default_factory=dict)  # (phase, handoff)
+    queued: int = 0  # mail tasks due when the runs with the worker stopped were over
+    drain_seconds: float = 0.0  # from the worker's start until the sink had every one of them
 
-    def median(self, key: str, figure: str = "rps") -> float:
+    def median(self, key: tuple[str, str], figure: str = "rps") -> float:
         return statistics.median(getattr(run, figure) for run in self.runs[key])
 
-    def ratio(self) -> float:
-        return self.median("task") / self.median("thread")
+    def ratio(self, phase: str) -> float:
+        return self.median((phase, "task")) / self.median((phase, "thread"))
+
+    def answered(self, phase: str, key: str) -> int:
+        return sum(run.answered for run in self.runs[(phase, key)])
 
 
 def authorization(token: str) -> str:
@@ -176,7 +194,8 @@ def wrk(url: str, seconds: int, token: str | None, body: dict[str, Any] | None =
     rps = stats["requests"] * 1e6 / stats["duration_us"]
     errors = stats["socket_errors"] + stats["http_errors"]
     print(f"  {rps:7,.0f} req/s {url}" + (f"  ERRORS {errors}" if errors else ""), flush=True)
-    return Run(rps, stats["p50_us"] / 1000, stats["p99_us"] / 1000, errors)
+    answered = stats["requests"] - stats["http_errors"]
+    return Run(rps, stats["p50_us"] / 1000, stats["p99_us"] / 1000, errors, answered)
 
 
 def hammer(url: str, paths: list[str], count: int, token: str) -> None:
@@ -352,43 +371,112 @@ class SmtpSink:
         return "250 OK"
 
 
+def queue_depth(server: AppServer) -> int:
+    """The due tasks not yet started, as /readyz reports them (mail and housekeeping alike)."""
+    return int(http(f"{server.url}/readyz")["tasks"]["depth"])
+
+
+# Only the mail: the worker's housekeeping chains (one a minute at least) fall due meanwhile.
+COUNT_QUEUED_MAIL = (
+    "from django_tasks_db.models import DBTaskResult\n"
+    "from blogapi.core.mail import mail_deliver\n"
+    "print(DBTaskResult.objects.ready().filter(task_path=mail_deliver.module_path).count())"
+)
+
+
+def queued_mail(env: dict[str, str]) -> int:
+    """The mail tasks due and not yet started in the database of `env`."""
+    output = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "shell", "-c", COUNT_QUEUED_MAIL],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    return int(output.split()[-1])
+
+
+def wait_for_delivery(env: dict[str, str], sink: SmtpSink, count: int) -> None:
+    """Until `sink` holds `count` mails; then no mail is left queued and none came twice."""
+    wait_for(lambda: sink.received >= count, QUEUE_DRAIN_SECONDS, f"delivery of {count:,} mails")
+    time.sleep(1)  # a mail sent twice would show now
+    assert sink.received == count, f"{sink.received:,} mails received, {count:,} expected"
+    assert queued_mail(env) == 0, "mail left in the queue"
+
+
 def run_mail_handoff(
     name: str, database_url: str, redis_url: str = "", rounds: int = 5, seconds: int = 3
 ) -> Handoff:
-    """Password-reset requests on the thread and the task servers, in turn, `rounds` times."""
+    """Password-reset requests on the thread and the task servers, in turn, `rounds` times.
+
+    First with the task worker delivering beside them, then with it stopped; then the worker
+    is started again and every mail queued meanwhile must reach its SMTP sink, once.
+    """
     print(f"== mail hand-off, {name}", flush=True)
-    handoff = Handoff(name)
-    sink = SmtpSink()
+    handoff, prefix = Handoff(name), f"mail-{name.split()[0].lower()}"
+    # One sink per hand-off: the task server's mail is counted apart from the thread's.
+    sinks = {key: SmtpSink() for key in HANDOFFS}
     env = {"PATH": os.environ["PATH"], "HOME": tempfile.gettempdir(), **SERVER_ENV}
     env |= {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "BENCH_CACHE_PREFIX": "mail"}
-    # Real SMTP for both, as in production: the thread sends from the web process, the task
-    # worker from its own.
-    env["EMAIL_URL"] = f"smtp://127.0.0.1:{sink.port}"
     env["RATE_LIMITS"] = f"{SERVER_ENV['RATE_LIMITS']},{RESET_LIMITS}"
     manage(env, "migrate", "--noinput")
     manage(env, "demo_data", "--posts=1", f"--username={USER}", f"--password={PASSWORD}")
-    servers = {}
+    # Real SMTP for both, as in production: the thread sends from the web process, the task
+    # worker from its own.
+    envs = {key: {**env, "EMAIL_URL": f"smtp://127.0.0.1:{sinks[key].port}"} for key in HANDOFFS}
+    servers: dict[str, AppServer] = {}
+    reset = {"email": f"{USER}@example.com"}
     with ExitStack() as stack:
-        sink.controller.start()
-        stack.callback(stop_quietly, sink.controller.stop)
         for key, backend in HANDOFFS.items():
-            log = LOGS / f"mail-{name.split()[0].lower()}-{key}.log"
+            sinks[key].controller.start()
+            stack.callback(stop_quietly, sinks[key].controller.stop)
+            log = LOGS / f"{prefix}-{key}.log"
             log.unlink(missing_ok=True)
-            servers[key] = AppServer({**env, "BENCH_EMAIL_BACKEND": backend}, log)
+            servers[key] = AppServer({**envs[key], "BENCH_EMAIL_BACKEND": backend}, log)
             servers[key].start()
             stack.callback(stop_quietly, servers[key].stop)
-        worker_log = LOGS / f"mail-{name.split()[0].lower()}-worker.log"
-        worker_log.unlink(missing_ok=True)
-        worker = TaskWorker(env, worker_log)  # delivers the task server's mail as it comes
-        worker.start()
-        stack.callback(stop_quietly, worker.stop)
-        reset = {"email": f"{USER}@example.com"}
-        for number in range(rounds):
-            print(f"  round {number + 1} of {rounds}", flush=True)
-            for key, server in servers.items():
-                url = f"{server.url}/api/v1/dj-rest-auth/password/reset/"
-                handoff.runs.setdefault(key, []).append(wrk(url, seconds, None, reset))
-    print(f"  {sink.received:,} mails received", flush=True)
+
+        def start_worker(log: Path) -> TaskWorker:
+            log.unlink(missing_ok=True)
+            worker = TaskWorker(envs["task"], log)
+            worker.start()
+            stack.callback(stop_quietly, worker.stop)
+            return worker
+
+        def in_turn(phase: str) -> None:
+            for number in range(rounds):
+                print(f"  {WORKER_PHASES[phase]}: round {number + 1} of {rounds}")
+                for key, server in servers.items():
+                    url = f"{server.url}/api/v1/dj-rest-auth/password/reset/"
+                    run = wrk(url, seconds, None, reset)
+                    handoff.runs.setdefault((phase, key), []).append(run)
+
+        task_sink, task_server = sinks["task"], servers["task"]
+        worker = start_worker(LOGS / f"{prefix}-worker.log")
+        in_turn("beside")
+        # Its mail delivered before the worker stops: the next runs start on an empty queue.
+        time.sleep(1)  # the requests wrk left in flight end
+        wait_for(lambda: queue_depth(task_server) == 0, QUEUE_DRAIN_SECONDS, "an empty queue")
+        worker.stop()
+        delivered = task_sink.received
+        assert delivered >= handoff.answered("beside", "task"), "mail lost with the worker on"
+        in_turn("stopped")
+        time.sleep(1)
+        handoff.queued = queued_mail(envs["task"])
+        assert task_sink.received == delivered, "mail was sent with the worker stopped"
+        assert handoff.queued >= handoff.answered("stopped", "task"), "a request queued no mail"
+        started = time.monotonic()
+        start_worker(LOGS / f"{prefix}-worker-after.log")
+        wait_for_delivery(envs["task"], task_sink, delivered + handoff.queued)
+        handoff.drain_seconds = time.monotonic() - started
+    print(
+        f"  {handoff.queued:,} mails queued with the worker stopped, delivered in "
+        f"{handoff.drain_seconds:.1f} s; {task_sink.received:,} task and "
+        f"{sinks['thread'].received:,} thread mails received",
+        flush=True,
+    )
     return handoff
 
 
@@ -396,19 +484,38 @@ def mail_report(handoffs: list[Handoff], rounds: int, seconds: int, load: str) -
     lines = [
         MAIL_START,
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; password-reset requests (one mail each), "
-        f"`wrk -t2 -c8 -d{seconds}s`, the two servers in turn {rounds} times: medians; "
-        f"load average before / after: {load}.",
+        f"`wrk -t2 -c8 -d{seconds}s`, the two servers in turn {rounds} times with the task worker "
+        f"running, then {rounds} times with it stopped: medians; load average before / after: "
+        f"{load}.",
         "",
-        row("Database", "Thread hand-off: req/s, p50 / p99 ms", "Task in the transaction", "Ratio"),
-        "|---|---:|---:|---|",
+        row(
+            "Database",
+            "Task worker",
+            "Thread hand-off: req/s, p50 / p99 ms",
+            "Task in the transaction",
+            "Ratio",
+        ),
+        "|---|---|---:|---:|---|",
     ]
     for h in handoffs:
-        cells = [
-            f"{h.median(k):,.0f}, {h.median(k, 'p50_ms'):.1f} / {h.median(k, 'p99_ms'):.1f}"
-            for k in HANDOFFS
-        ]
-        verdict = "✅" if h.ratio() >= HANDOFF_GOAL else "❌"
-        lines.append(row(h.name, *cells, f"{h.ratio():.2f} x (goal ≥ {HANDOFF_GOAL}) {verdict}"))
+        for phase, label in WORKER_PHASES.items():
+            cells = [
+                f"{h.median((phase, k)):,.0f}, {h.median((phase, k), 'p50_ms'):.1f} / "
+                f"{h.median((phase, k), 'p99_ms'):.1f}"
+                for k in HANDOFFS
+            ]
+            ratio = f"{h.ratio(phase):.2f} x"
+            if phase == JUDGED_PHASE:  # the other row is shown, not judged
+                verdict = "✅" if h.ratio(phase) >= HANDOFF_GOAL else "❌"
+                ratio += f" (goal ≥ {HANDOFF_GOAL}) {verdict}"
+            lines.append(row(h.name, label, *cells, ratio))
+    lines.append("")
+    lines += [
+        f"- {h.name}: {h.queued:,} mails queued while the worker was stopped (for "
+        f"{h.answered('stopped', 'task'):,} answers wrk counted); the worker, started again, "
+        f"delivered all {h.queued:,} to the SMTP sink, none twice, in {h.drain_seconds:.1f} s."
+        for h in handoffs
+    ]
     return "\n".join([*lines, MAIL_END])
 
 
