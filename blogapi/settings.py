@@ -331,7 +331,7 @@ AUTH_CREDENTIAL_CACHE_TTL = env_duration(env, "AUTH_CREDENTIAL_CACHE_TTL", timed
 # answer can be after a write made while Redis was unreachable. Whole seconds.
 POSTS_CACHE_TTL = env_duration(env, "POSTS_CACHE_TTL", timedelta(seconds=5))
 # The security activity feed (blogapi.accounts.services.activity) keeps each row this long;
-# `manage.py purge_activity` (daily, cron) deletes older ones.
+# The task worker deletes older ones every six hours (`manage.py purge_activity` on demand).
 AUTH_ACTIVITY_RETENTION = env_duration(env, "AUTH_ACTIVITY_RETENTION", timedelta(days=180))
 
 # JWT sign-in (blogapi.accounts.jwt, README "JWT sign-in"): off by default, the book's opaque keys.

@@ -1,7 +1,7 @@
 """Account deletion: the owner's request, its cancellation by any sign-in, and the erasure.
 
 A request revokes every credential at once and schedules the erasure AUTH_DELETION_GRACE later;
-`purge_deleted_accounts` (cron) erases what is due, the account's posts with it (CASCADE).
+the task worker (hourly) or `purge_deleted_accounts` erases what is due, with its posts (CASCADE).
 A request, a sign-in and the erasure of one account all lock the user row first, then touch its
 AccountDeletion row, so whichever comes second sees what the first did: a sign-in cancels a
 request made before it, and is refused (never a 5xx) after the erasure; the erasure checks the

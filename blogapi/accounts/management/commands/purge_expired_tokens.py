@@ -1,4 +1,4 @@
-"""`manage.py purge_expired_tokens`: delete expired device tokens and JWT families (daily, cron)."""
+"""`manage.py purge_expired_tokens`: delete expired tokens and JWT families (as the worker does)."""
 
 from typing import Any
 
