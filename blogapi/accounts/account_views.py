@@ -40,6 +40,8 @@ class AccountExportView(APIView):
     """Everything the account holds as one JSON file, streamed (after a reauthentication)."""
 
     permission_classes = (permissions.IsAuthenticated, IsRecentlyReauthenticated)
+    # No HEAD: Django would build the whole export (and log it, and charge its limit) to drop it.
+    http_method_names = ["get", "options"]
 
     @extend_schema(
         responses={

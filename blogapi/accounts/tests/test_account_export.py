@@ -216,3 +216,18 @@ def test_exports_are_limited_per_account(alice: User, rates: Any) -> None:
 def test_only_get_is_allowed(alice: User) -> None:
     client = reauthenticated(token_client(login(APIClient(), "alice")))
     assert client.post(EXPORT, {}, format="json").status_code == 405
+
+
+def test_a_head_request_is_refused_without_exporting_or_charging_the_limit(
+    alice: User, caplog: Any, rates: Any
+) -> None:
+    rates(account_export="1/3600")
+    client = reauthenticated(token_client(login(APIClient(), "alice")))
+
+    with caplog.at_level(logging.INFO, logger="blogapi.auth"):
+        head = client.head(EXPORT)
+
+    assert head.status_code == 405
+    assert head["Content-Type"] == "application/json"
+    assert "account.exported" not in caplog.text
+    exported(client)  # the one export the limit allows is still there
