@@ -10,7 +10,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from blogapi.accounts.jwt_cookies import jwt_cookies_clear
-from blogapi.accounts.models import User
 from blogapi.accounts.permissions import IsRecentlyReauthenticated
 from blogapi.accounts.schema import (
     ACCOUNT_DELETE_EXAMPLES,
@@ -25,15 +24,10 @@ from blogapi.accounts.serializers import (
 from blogapi.accounts.services.credentials import credential_in_use
 from blogapi.accounts.services.deletion import account_deletion_request
 from blogapi.accounts.services.export import account_export_start
+from blogapi.accounts.views import signed_in_user
 from blogapi.core import ratelimit
 
 EXPORTS_PER_ACCOUNT = "account_export"
-
-
-def _user(request: Request) -> User:
-    user = request.user
-    assert isinstance(user, User)  # IsAuthenticated ran first
-    return user
 
 
 class AccountExportView(APIView):
@@ -56,7 +50,7 @@ class AccountExportView(APIView):
         }
     )
     def get(self, request: Request) -> StreamingHttpResponse:
-        user = _user(request)
+        user = signed_in_user(request)
         ratelimit.consume(EXPORTS_PER_ACCOUNT, str(user.pk))
         chunks = account_export_start(user=user, current=credential_in_use(request))
         filename = f"blogapi-account-{user.pk}-{timezone.now():%Y%m%d}.json"
@@ -79,7 +73,7 @@ class AccountDeleteView(APIView):
         serializer = AccountDeleteInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         scheduled = account_deletion_request(
-            request=request, user=_user(request), **serializer.validated_data
+            request=request, user=signed_in_user(request), **serializer.validated_data
         )
         answer = {
             "detail": (

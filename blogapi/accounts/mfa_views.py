@@ -33,14 +33,8 @@ from blogapi.accounts.services.mfa import (
 )
 from blogapi.accounts.services.reauth import reauthenticate
 from blogapi.accounts.services.webauthn import passkey_second_factor_complete
-from blogapi.accounts.views import jwt_answer
+from blogapi.accounts.views import jwt_answer, signed_in_user
 from blogapi.core.schema import READS_CREDENTIALS
-
-
-def _user(request: Request) -> User:
-    user = request.user
-    assert isinstance(user, User)  # IsAuthenticated ran first
-    return user
 
 
 class MfaStatusView(APIView):
@@ -48,7 +42,8 @@ class MfaStatusView(APIView):
 
     @extend_schema(responses={200: MfaStatusOutputSerializer})
     def get(self, request: Request) -> Response:
-        return Response(MfaStatusOutputSerializer(mfa_status_get(user=_user(request))).data)
+        factors = mfa_status_get(user=signed_in_user(request))
+        return Response(MfaStatusOutputSerializer(factors).data)
 
 
 class TotpActivateView(APIView):
@@ -56,7 +51,8 @@ class TotpActivateView(APIView):
 
     @extend_schema(responses={200: TotpSetupOutputSerializer, 400: DetailSerializer})
     def get(self, request: Request) -> Response:
-        return Response(TotpSetupOutputSerializer(totp_setup_start(user=_user(request))).data)
+        setup = totp_setup_start(user=signed_in_user(request))
+        return Response(TotpSetupOutputSerializer(setup).data)
 
     @extend_schema(
         request=TotpActivateInputSerializer, responses={200: RecoveryCodesOutputSerializer}
@@ -64,7 +60,8 @@ class TotpActivateView(APIView):
     def post(self, request: Request) -> Response:
         serializer = TotpActivateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        codes = totp_activate(request=request, user=_user(request), **serializer.validated_data)
+        user = signed_in_user(request)
+        codes = totp_activate(request=request, user=user, **serializer.validated_data)
         return Response({"recovery_codes": codes})
 
 
@@ -80,7 +77,7 @@ class TotpDeactivateView(APIView):
     def post(self, request: Request) -> Response:
         serializer = MfaCodeInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        totp_deactivate(request=request, user=_user(request), **serializer.validated_data)
+        totp_deactivate(request=request, user=signed_in_user(request), **serializer.validated_data)
         return Response({"detail": "Two-factor sign-in is off."})
 
 
@@ -89,7 +86,7 @@ class RecoveryCodesView(APIView):
 
     @extend_schema(responses={200: RecoveryCodesLeftSerializer})
     def get(self, request: Request) -> Response:
-        left = mfa_status_get(user=_user(request)).recovery_codes_left
+        left = mfa_status_get(user=signed_in_user(request)).recovery_codes_left
         return Response({"recovery_codes_left": left or 0})
 
 
@@ -107,7 +104,7 @@ class RecoveryCodesRegenerateView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        codes = recovery_codes_regenerate(request=request, user=_user(request))
+        codes = recovery_codes_regenerate(request=request, user=signed_in_user(request))
         return Response({"recovery_codes": codes})
 
 
@@ -156,5 +153,5 @@ class ReauthenticateView(APIView):
     def post(self, request: Request) -> Response:
         serializer = ReauthenticateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        reauthenticate(request=request, user=_user(request), **serializer.validated_data)
+        reauthenticate(request=request, user=signed_in_user(request), **serializer.validated_data)
         return Response({"detail": "Reauthenticated for 5 minutes."})

@@ -132,6 +132,13 @@ def jwt_answer(
     return response
 
 
+def signed_in_user(request: HttpRequest) -> User:
+    """The caller of a view that IsAuthenticated (or a view's own check) let through."""
+    user = request.user
+    assert isinstance(user, User)  # IsAuthenticated ran first
+    return user
+
+
 class HtmlFormCsrfMixin:
     """An HTML-form request, the only kind that signs a browser in, must pass Django's CSRF check.
 
@@ -421,7 +428,7 @@ class LogoutAllView(APIView):
 
     @extend_schema(request=None, responses={200: DetailSerializer})
     def post(self, request: Request) -> Response:
-        credentials_revoke_all(user=request.user)  # type: ignore[arg-type]
+        credentials_revoke_all(user=signed_in_user(request))
         logout(request)
         response = Response({"detail": "Successfully logged out of every device."})
         if settings.AUTH_JWT_COOKIES:
@@ -437,7 +444,7 @@ class CredentialListView(APIView):
     )
     def get(self, request: Request) -> Response:
         credentials = credential_list_for_user(
-            user=request.user,  # type: ignore[arg-type]
+            user=signed_in_user(request),
             current=credential_in_use(request),
         )
         return Response(CredentialOutputSerializer(credentials, many=True).data)
@@ -451,7 +458,7 @@ class ActivityListView(generics.ListAPIView):
     pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self) -> Any:
-        return activity_list_for_user(user=self.request.user)  # type: ignore[arg-type]
+        return activity_list_for_user(user=signed_in_user(self.request))
 
 
 class CredentialRevokeView(APIView):
@@ -460,7 +467,7 @@ class CredentialRevokeView(APIView):
     @extend_schema(responses={204: None, 404: DetailSerializer})
     def delete(self, request: Request, credential_id: str) -> Response:
         if not credential_revoke(
-            user=request.user,  # type: ignore[arg-type]
+            user=signed_in_user(request),
             credential_id=credential_id,
         ):
             return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
@@ -475,7 +482,7 @@ class EmailAddressView(APIView):
         examples=EMAIL_ADDRESS_LIST_EXAMPLES,
     )
     def get(self, request: Request) -> Response:
-        addresses = email_address_list_for_user(user=request.user)  # type: ignore[arg-type]
+        addresses = email_address_list_for_user(user=signed_in_user(request))
         return Response(EmailAddressOutputSerializer(addresses, many=True).data)
 
     @extend_schema(
@@ -488,7 +495,7 @@ class EmailAddressView(APIView):
         serializer.is_valid(raise_exception=True)
         email_change_start(
             request=request,
-            user=request.user,  # type: ignore[arg-type]
+            user=signed_in_user(request),
             **serializer.validated_data,
         )
         return Response({"detail": EMAIL_CHANGE_STARTED})

@@ -12,7 +12,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from blogapi.accounts.mfa_views import signed_in
-from blogapi.accounts.models import User
 from blogapi.accounts.permissions import IsRecentlyReauthenticated, ReauthenticationRequired
 from blogapi.accounts.schema import (
     PASSKEY_CREATION_EXAMPLES,
@@ -48,13 +47,8 @@ from blogapi.accounts.services.webauthn import (
     passkey_rename,
     passkey_second_factor_start,
 )
+from blogapi.accounts.views import signed_in_user
 from blogapi.core.schema import READS_CREDENTIALS
-
-
-def _user(request: Request) -> User:
-    user = request.user
-    assert isinstance(user, User)  # IsAuthenticated ran first
-    return user
 
 
 class PasskeyListView(APIView):
@@ -64,7 +58,7 @@ class PasskeyListView(APIView):
         responses={200: PasskeyOutputSerializer(many=True)}, examples=PASSKEY_LIST_EXAMPLES
     )
     def get(self, request: Request) -> Response:
-        passkeys = passkey_list(user=_user(request))
+        passkeys = passkey_list(user=signed_in_user(request))
         return Response(PasskeyOutputSerializer(passkeys, many=True).data)
 
 
@@ -82,7 +76,7 @@ class PasskeyRegisterBeginView(APIView):
         serializer = PasskeyRegisterBeginInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         registration = passkey_registration_start(
-            user=_user(request), passwordless=serializer.validated_data["passwordless"]
+            user=signed_in_user(request), passwordless=serializer.validated_data["passwordless"]
         )
         return Response(PasskeyCreationOutputSerializer(registration).data)
 
@@ -100,7 +94,7 @@ class PasskeyRegisterView(APIView):
         serializer = PasskeyRegisterInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         passkey, codes = passkey_register(
-            request=request, user=_user(request), **serializer.validated_data
+            request=request, user=signed_in_user(request), **serializer.validated_data
         )
         answer = PasskeyRegisteredOutputSerializer({"passkey": passkey, "recovery_codes": codes})
         return Response(answer.data, status=201)
@@ -115,7 +109,7 @@ class PasskeyDetailView(APIView):
         serializer.is_valid(raise_exception=True)
         try:
             passkey = passkey_rename(
-                user=_user(request), passkey_id=pk, name=serializer.validated_data["name"]
+                user=signed_in_user(request), passkey_id=pk, name=serializer.validated_data["name"]
             )
         except Authenticator.DoesNotExist:
             raise exceptions.NotFound from None
@@ -126,7 +120,7 @@ class PasskeyDetailView(APIView):
         if not reauthenticated_recently(request=request):
             raise ReauthenticationRequired
         try:
-            passkey_delete(request=request, user=_user(request), passkey_id=pk)
+            passkey_delete(request=request, user=signed_in_user(request), passkey_id=pk)
         except Authenticator.DoesNotExist:
             raise exceptions.NotFound from None
         return Response(status=204)
@@ -198,5 +192,5 @@ class ReauthenticatePasskeyBeginView(APIView):
         examples=PASSKEY_REQUEST_EXAMPLES,
     )
     def post(self, request: Request) -> Response:
-        options = reauthentication_passkey_start(request=request, user=_user(request))
+        options = reauthentication_passkey_start(request=request, user=signed_in_user(request))
         return Response({"request_options": options})
